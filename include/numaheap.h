@@ -1,0 +1,186 @@
+/* numaheap: a NUMA-aware memory allocator for Linux.
+ *
+ * The one public header. Sections: version, topology, policies, errors. Every symbol the
+ * library exports is declared here or is part of the standard malloc family.
+ *
+ * Error convention: functions returning int give 0 on success or a negative value (-errno for
+ * system errors, -NH_ERR_* for policy errors, always with errno set); allocation functions return
+ * NULL and set errno.
+ */
+#ifndef NUMAHEAP_H
+#define NUMAHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NH_API __attribute__((visibility("default")))
+#else
+#define NH_API
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Version
+ * ---------------------------------------------------------------------------------------- */
+#define NH_VERSION_MAJOR 0
+#define NH_VERSION_MINOR 1
+#define NH_VERSION_PATCH 0
+#define NH_VERSION       (NH_VERSION_MAJOR * 10000 + NH_VERSION_MINOR * 100 + NH_VERSION_PATCH)
+
+/* NH_VERSION of the library actually loaded (may differ from the header's). */
+NH_API int nh_version(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Node masks
+ * ---------------------------------------------------------------------------------------- */
+/* The kernel's largest MAX_NUMNODES (CONFIG_NODES_SHIFT=10). */
+#define NH_MAX_NODES 1024
+#define NH_MAX_CPUS  8192
+
+typedef struct nh_nodemask {
+    uint64_t bits[NH_MAX_NODES / 64];
+} nh_nodemask_t;
+
+static inline void nh_nodemask_set(nh_nodemask_t *m, int node) {
+    m->bits[node / 64] |= (uint64_t)1 << (node % 64);
+}
+static inline void nh_nodemask_clear(nh_nodemask_t *m, int node) {
+    m->bits[node / 64] &= ~((uint64_t)1 << (node % 64));
+}
+static inline int nh_nodemask_isset(const nh_nodemask_t *m, int node) {
+    return node >= 0 && node < NH_MAX_NODES && ((m->bits[node / 64] >> (node % 64)) & 1);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Errors of the policy layer (returned negated, errno set to EINVAL or EOPNOTSUPP)
+ * ---------------------------------------------------------------------------------------- */
+typedef enum nh_errcode {
+    NH_OK = 0,
+    NH_ERR_SYNTAX = 1,       /* malformed text; pos names the offending character */
+    NH_ERR_NODE_RANGE,       /* node beyond the kernel's maximum */
+    NH_ERR_NODE_MISSING,     /* node is not online */
+    NH_ERR_NODE_NOT_ALLOWED, /* node not in the process's mems_allowed */
+    NH_ERR_NODE_NO_MEMORY,   /* node has no memory */
+    NH_ERR_MODE,             /* unknown mode name */
+    NH_ERR_FLAG,             /* unknown flag name */
+    NH_ERR_FLAGS_EXCLUSIVE,  /* STATIC_NODES together with RELATIVE_NODES */
+    NH_ERR_BALANCING_MODE,   /* NUMA_BALANCING with a mode other than BIND */
+    NH_ERR_NODES_REQUIRED,   /* mode needs at least one node */
+    NH_ERR_NODES_FORBIDDEN,  /* DEFAULT/LOCAL given nodes */
+    NH_ERR_FLAGS_FORBIDDEN,  /* DEFAULT/LOCAL given flags, or PREFERRED(local) with STATIC/RELATIVE
+                              */
+    NH_ERR_WEIGHT,           /* weight outside 1..255, or weights on a non-weighted mode */
+    NH_ERR_UNSUPPORTED,      /* this kernel lacks the mode or flag */
+    NH_ERR_WEIGHTS_DIFFER,   /* per-policy weights the kernel cannot express (system-wide only) */
+    NH_ERR_TOO_LONG,         /* input longer than accepted */
+    NH_ERR_COUNT_
+} nh_errcode_t;
+
+typedef struct nh_error {
+    int code;      /* nh_errcode_t */
+    int pos;       /* byte offset of the offending token in the parsed text, -1 if none */
+    char msg[160]; /* one line, names the offending token */
+} nh_error_t;
+
+/* A static description of an error code ("node not allowed", ...). */
+NH_API const char *nh_strerror(int code);
+
+/* ------------------------------------------------------------------------------------------
+ * Topology (a snapshot taken at first use, without calling malloc)
+ * ---------------------------------------------------------------------------------------- */
+typedef struct nh_node_info {
+    uint64_t mem_total; /* bytes */
+    uint64_t mem_free;  /* bytes, at snapshot time */
+    int ncpus;
+} nh_node_info_t;
+
+/* Highest possible node id (the kernel's limit for this boot). */
+NH_API int nh_max_node(void);
+/* Node sets, as the kernel reports them. */
+NH_API int nh_nodes_online(nh_nodemask_t *out);
+NH_API int nh_nodes_with_memory(nh_nodemask_t *out);
+NH_API int nh_nodes_with_cpus(nh_nodemask_t *out);
+/* Nodes this process may allocate from (cpuset mems_allowed). */
+NH_API int nh_nodes_allowed(nh_nodemask_t *out);
+/* Node of a CPU, or -1. */
+NH_API int nh_node_of_cpu(int cpu);
+/* SLIT distance between two nodes (10 = local), or -1 if unknown. */
+NH_API int nh_node_distance(int a, int b);
+/* Size and free memory of a node (free re-read now); -EINVAL for a bad node. */
+NH_API int nh_node_info(int node, nh_node_info_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Policies (Linux semantics; numbers equal the kernel's)
+ * ---------------------------------------------------------------------------------------- */
+typedef enum nh_mode {
+    NH_MPOL_DEFAULT = 0,
+    NH_MPOL_PREFERRED = 1,
+    NH_MPOL_BIND = 2,
+    NH_MPOL_INTERLEAVE = 3,
+    NH_MPOL_LOCAL = 4,
+    NH_MPOL_PREFERRED_MANY = 5,
+    NH_MPOL_WEIGHTED_INTERLEAVE = 6,
+    NH_MPOL_MODE_COUNT_
+} nh_mode_t;
+
+#define NH_MPOL_F_STATIC_NODES   (1u << 15)
+#define NH_MPOL_F_RELATIVE_NODES (1u << 14)
+#define NH_MPOL_F_NUMA_BALANCING (1u << 13)
+#define NH_MPOL_F_ALL            (NH_MPOL_F_STATIC_NODES | NH_MPOL_F_RELATIVE_NODES | NH_MPOL_F_NUMA_BALANCING)
+
+typedef struct nh_policy {
+    int mode;       /* nh_mode_t */
+    unsigned flags; /* NH_MPOL_F_* */
+    nh_nodemask_t nodes;
+    /* WEIGHTED_INTERLEAVE only: weight per node, 1..255; all zero means the kernel's
+     * system-wide weights (/sys/kernel/mm/mempolicy/weighted_interleave). */
+    uint8_t weights[NH_MAX_NODES];
+} nh_policy_t;
+
+/* Parse a node list in libnuma's grammar: "0", "0-3,5", "all", "!1" (all allowed but 1),
+ * "+0-1" (relative to the allowed nodes). Syntax only plus the kernel's maximum node:
+ * use nh_policy_validate for existence. */
+NH_API int nh_nodemask_parse(const char *text, nh_nodemask_t *out, nh_error_t *err);
+/* "0-3,5". Returns the length the full text needs (like snprintf); "" for an empty mask. */
+NH_API int nh_nodemask_format(const nh_nodemask_t *m, char *buf, size_t len);
+
+/* Compact form: "local", "default", "preferred:1", "bind:0,1", "interleave:all",
+ * "preferred-many:0-1", "weighted:0=3,1=1", "weighted:0-1", with flags appended as
+ * "/static", "/relative", "/balancing": "bind:0-1/static/balancing". */
+NH_API int nh_policy_parse(const char *text, nh_policy_t *out, nh_error_t *err);
+/* OCI runtime spec memoryPolicy: mode "MPOL_BIND", nodes "0-1", flags {"MPOL_F_STATIC_NODES"}. */
+NH_API int nh_policy_from_oci(const char *mode, const char *nodes, const char *const *flags,
+                              size_t nflags, nh_policy_t *out, nh_error_t *err);
+/* Compact form of p, accepted back by nh_policy_parse (parse(format(p)) == p). */
+NH_API int nh_policy_format(const nh_policy_t *p, char *buf, size_t len);
+/* OCI rules plus: nodes exist, have memory and are allowed (unless RELATIVE_NODES). */
+NH_API int nh_policy_validate(const nh_policy_t *p, nh_error_t *err);
+NH_API int nh_policy_equal(const nh_policy_t *a, const nh_policy_t *b);
+
+/* Apply to the calling thread (set_mempolicy) or to a page-aligned range (mbind). A mode or
+ * flag this kernel lacks gives -NH_ERR_UNSUPPORTED; a kernel refusal gives -errno. */
+NH_API int nh_policy_apply_thread(const nh_policy_t *p, nh_error_t *err);
+NH_API int nh_policy_apply_range(void *addr, size_t len, const nh_policy_t *p, nh_error_t *err);
+/* Read back the calling thread's policy (get_mempolicy). */
+NH_API int nh_policy_get_thread(nh_policy_t *out);
+
+/* Kernel capabilities, found by trying each on this kernel. */
+typedef struct nh_caps {
+    int numa_syscalls;       /* mbind/set_mempolicy usable (0 under seccomp EPERM or ENOSYS) */
+    int preferred_many;      /* MPOL_PREFERRED_MANY (5.15) */
+    int weighted_interleave; /* MPOL_WEIGHTED_INTERLEAVE (6.9) */
+    int local;               /* MPOL_LOCAL (3.8) */
+    int numa_balancing;      /* MPOL_F_NUMA_BALANCING (5.12) */
+    int populate_write;      /* MADV_POPULATE_WRITE (5.14) */
+    int syscall_errno;       /* errno of the failed probe when numa_syscalls is 0 */
+} nh_caps_t;
+NH_API int nh_kernel_caps(nh_caps_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NUMAHEAP_H */

@@ -1,0 +1,117 @@
+/* Internal interface of policy/, grouped by the file that defines each function.
+ *
+ * Conventions: internal functions return 0 or a positive errno value, or (for policy
+ * functions) a positive nh_errcode_t with nh_error_t filled. Nothing here calls malloc: the
+ * allocator uses this code during its own initialisation.
+ */
+#ifndef NH_POLICY_INTERNAL_H
+#define NH_POLICY_INTERNAL_H
+
+#include "numaheap.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NH_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- fmt.c: snprintf-like formatting without malloc or stdio -------------------------- */
+/* Supports %s %c %d %u %ld %lu %lld %llu %zu %zd %x %lx %p %%. Always NUL-terminates. */
+NH_HIDDEN int fmt_buf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+NH_HIDDEN int fmt_vbuf(char *buf, size_t len, const char *fmt, va_list ap);
+/* Writes to a file descriptor through a stack buffer; one write(2) per call. */
+NH_HIDDEN void fmt_fd(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal parse of [s, s+n): returns false on non-digit or overflow beyond max. */
+NH_HIDDEN bool fmt_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+/* ---- nodemask.c ------------------------------------------------------------------------ */
+NH_HIDDEN void mask_zero(nh_nodemask_t *m);
+NH_HIDDEN bool mask_empty(const nh_nodemask_t *m);
+NH_HIDDEN int mask_count(const nh_nodemask_t *m);
+NH_HIDDEN bool mask_equal(const nh_nodemask_t *a, const nh_nodemask_t *b);
+NH_HIDDEN void mask_and(nh_nodemask_t *out, const nh_nodemask_t *a, const nh_nodemask_t *b);
+/* Next set bit at or after from, or -1. */
+NH_HIDDEN int mask_next(const nh_nodemask_t *m, int from);
+/* Plain kernel list format ("0-3,5") into a bitmap of nbits; used for sysfs cpu and node
+ * lists too. Trailing newline accepted. Returns 0 or NH_ERR_SYNTAX / NH_ERR_NODE_RANGE with
+ * *bad_pos set. */
+NH_HIDDEN int list_parse(const char *s, size_t n, uint64_t *bits, int nbits, int max_value,
+                         int *bad_pos);
+NH_HIDDEN int list_format(const uint64_t *bits, int nbits, char *buf, size_t len);
+
+struct topo;
+/* libnuma grammar over text[off, end), relative to t's usable nodes; positions in err are
+ * offsets into text. */
+NH_HIDDEN int nodemask_parse(const char *text, size_t off, size_t end, const struct topo *t,
+                             nh_nodemask_t *out, nh_error_t *err);
+/* "N=W,N-M=W" (weights 1..255) over text[off, end). */
+NH_HIDDEN int weights_parse(const char *text, size_t off, size_t end, const struct topo *t,
+                            nh_nodemask_t *nodes, uint8_t *weights, nh_error_t *err);
+
+/* ---- topology.c ------------------------------------------------------------------------ */
+#define NH_TOPO_DIST_NODES 64 /* SLIT kept for nodes below this; beyond it distance is unknown */
+
+typedef struct topo {
+    int max_node; /* highest possible node */
+    int max_cpu;  /* highest cpu seen in any node's cpulist, -1 if none */
+    nh_nodemask_t possible, online, memory, cpus, allowed;
+    int16_t cpu_node[NH_MAX_CPUS];
+    uint16_t node_ncpus[NH_MAX_NODES];
+    uint64_t mem_total[NH_MAX_NODES];
+    uint64_t mem_free[NH_MAX_NODES];
+    uint8_t distance[NH_TOPO_DIST_NODES][NH_TOPO_DIST_NODES];
+    /* The policy the process inherited (numactl, container), read at init. */
+    int inherited_mode;
+    unsigned inherited_flags;
+    nh_nodemask_t inherited_nodes;
+    int kernel_errno; /* errno of get_mempolicy when it failed (seccomp), else 0 */
+} topo_t;
+
+/* Read a sysfs node directory (normally /sys/devices/system/node) into t. With query_kernel,
+ * also ask the kernel for mems_allowed and the inherited policy; otherwise allowed = online
+ * nodes with memory and the inherited policy is DEFAULT (for fake trees in tests). */
+NH_HIDDEN int topo_read(topo_t *t, const char *root, bool query_kernel);
+/* The process-wide snapshot, read on first call (thread-safe, no malloc). */
+NH_HIDDEN const topo_t *topo_get(void);
+/* Whole small file into buf (NUL-terminated) with open/read; returns length or -errno. */
+NH_HIDDEN ssize_t sysfs_read(const char *path, char *buf, size_t cap);
+/* Re-read MemFree of one node. */
+NH_HIDDEN int topo_node_free(const char *root, int node, uint64_t *bytes);
+/* Nodes with memory that the process may use. */
+NH_HIDDEN void topo_usable(const topo_t *t, nh_nodemask_t *out);
+
+/* ---- policy.c -------------------------------------------------------------------------- */
+NH_HIDDEN const char *policy_mode_name(int mode);   /* "bind" */
+NH_HIDDEN const char *policy_mode_kernel(int mode); /* "MPOL_BIND" */
+NH_HIDDEN int policy_parse(const char *text, const topo_t *t, nh_policy_t *out, nh_error_t *err);
+NH_HIDDEN int policy_from_oci(const char *mode, const char *nodes, const char *const *flags,
+                              size_t nflags, const topo_t *t, nh_policy_t *out, nh_error_t *err);
+NH_HIDDEN int policy_validate(const nh_policy_t *p, const topo_t *t, nh_error_t *err);
+NH_HIDDEN int policy_format(const nh_policy_t *p, char *buf, size_t len);
+NH_HIDDEN void policy_init(nh_policy_t *p, int mode);
+/* Sets err (when non-NULL) and returns code. */
+NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- kernel.c: the only memory-policy system calls in policy/ -------------------------- */
+/* Each returns 0 or a positive errno. nodes may be NULL for an empty mask. */
+NH_HIDDEN int kernel_mbind(void *addr, size_t len, int mode_flags, const nh_nodemask_t *nodes,
+                           unsigned mbind_flags);
+NH_HIDDEN int kernel_set_mempolicy(int mode_flags, const nh_nodemask_t *nodes);
+NH_HIDDEN int kernel_get_mempolicy(int *mode_flags, nh_nodemask_t *nodes, void *addr,
+                                   unsigned flags);
+NH_HIDDEN int kernel_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
+                                int flags);
+/* Probed once, cached. */
+NH_HIDDEN const nh_caps_t *kernel_caps(void);
+/* Test seam: replace the cached capabilities (NULL: probe again now). */
+NH_HIDDEN void kernel_caps_override(const nh_caps_t *c);
+/* System-wide weighted-interleave weight of a node (sysfs), 0 if unknown. */
+NH_HIDDEN int kernel_wi_weight(int node);
+/* mode|flags value the kernel understands for p; NH_ERR_UNSUPPORTED if it cannot. */
+NH_HIDDEN int kernel_policy_args(const nh_policy_t *p, int *mode_flags, nh_error_t *err);
+
+#endif

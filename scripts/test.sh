@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds numaheap and runs every test: formatting check, unit tests (release, -Werror), the same
+# under ASan+UBSan, and the policy fuzzer for a bounded time.
+# Environment: NH_FUZZ_SECONDS (default 60), NH_JOBS (default: number of CPUs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=${NH_JOBS:-$(nproc)}
+
+echo "== format check"
+files=$(git ls-files '*.c' '*.h' '*.cc' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+clang-format --dry-run --Werror $files
+
+echo "== release build and unit tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+# -V so cmocka's own summary of each suite is shown; the full log stays in build/ctest.log.
+if ! (cd build && ctest --output-on-failure -V -j1) >build/ctest.log 2>&1; then
+    tail -n 80 build/ctest.log
+    echo "unit tests failed"
+    exit 1
+fi
+grep -E '^[0-9]+: \[ +(PASSED|FAILED|SKIPPED) +\]|tests passed' build/ctest.log
+
+echo "== ASan+UBSan build and unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNH_SANITIZE=ON -DNH_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ctest --output-on-failure -j1)
+
+echo "== fuzz policy and node-list parsers (${NH_FUZZ_SECONDS:-60} s)"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DNH_FUZZ=ON \
+      -DNH_TESTS=OFF -DNH_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_policy
+corpus=build-fuzz/corpus
+mkdir -p "$corpus"
+cp -n fuzz/corpus/* "$corpus"/
+build-fuzz/fuzz/fuzz_policy -max_total_time="${NH_FUZZ_SECONDS:-60}" -print_final_stats=1 \
+    "$corpus" 2>&1 | grep -E 'Done|stat::number_of_executed_units|ERROR|crash' 
+echo "all tests passed"
