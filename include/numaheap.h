@@ -180,6 +180,46 @@ typedef struct nh_caps {
 } nh_caps_t;
 NH_API int nh_kernel_caps(nh_caps_t *out);
 
+/* ------------------------------------------------------------------------------------------
+ * Node API (the malloc family itself is the standard one: malloc, free, calloc, realloc,
+ * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size)
+ * ---------------------------------------------------------------------------------------- */
+/* Memory on a given node (NULL with EINVAL for a node without an arena: offline, no memory,
+ * not allowed). Freed with free() or nh_free(); realloc() keeps it on its node. */
+NH_API void *nh_malloc_onnode(size_t size, int node);
+NH_API void *nh_calloc_onnode(size_t n, size_t size, int node);
+NH_API void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node);
+/* Placement by policy: LOCAL/DEFAULT as malloc; PREFERRED/BIND the nearest listed node to the
+ * caller; PREFERRED_MANY likewise; INTERLEAVE/WEIGHTED_INTERLEAVE rotate over the nodes per
+ * call (by weight). */
+NH_API void *nh_malloc_policy(size_t size, const struct nh_policy *policy);
+NH_API void nh_free(void *p);
+/* Home node of the arena p came from; -1 if p is not numaheap's. */
+NH_API int nh_node_of(const void *p);
+/* Where the pages of [p, p+len) are now, asked of the kernel (move_pages): nodes[i] is the
+ * node of the i-th page, or a negative errno (-ENOENT: not yet touched). Returns the number of
+ * pages reported (at most max) or -errno. */
+NH_API long nh_pages_where(const void *p, size_t len, int *nodes, size_t max);
+/* Pin the calling thread's allocations to a node's arena / return to automatic routing. */
+NH_API int nh_thread_bind(int node);
+NH_API int nh_thread_unbind(void);
+/* The node whose arena serves the calling thread now. */
+NH_API int nh_current_node(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Statistics
+ * ---------------------------------------------------------------------------------------- */
+typedef struct nh_stats {
+    uint64_t allocated;  /* bytes in live objects */
+    uint64_t active;     /* bytes in pages holding live objects */
+    uint64_t committed;  /* bytes of the node's region handed to the arenas */
+    uint64_t resident;   /* bytes resident, as jemalloc counts them */
+    uint64_t arenas;     /* arenas serving the node */
+    uint64_t bind_errno; /* non-zero: the kernel refused to bind the region (first touch) */
+    uint64_t commit_failures;
+} nh_stats_t;
+NH_API int nh_stats(int node, nh_stats_t *out);
+
 #ifdef __cplusplus
 }
 #endif

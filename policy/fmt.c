@@ -23,6 +23,20 @@ static void put_str(out_t *o, const char *s) {
         put(o, *s++);
 }
 
+/* Pads the field written since start to width: spaces after it, or shifted right. */
+static void pad(out_t *o, size_t start, int width, bool left) {
+    size_t n = o->pos - start;
+    if ((size_t)width <= n) return;
+    size_t extra = (size_t)width - n;
+    for (size_t i = 0; i < extra; i++)
+        put(o, ' ');
+    if (left) return;
+    for (size_t i = o->pos; i-- > start + extra;) /* move the field right, spaces in front */
+        if (i < o->len && i - extra < o->len) o->buf[i] = o->buf[i - extra];
+    for (size_t i = start; i < start + extra && i < o->len; i++)
+        o->buf[i] = ' ';
+}
+
 static void put_u64(out_t *o, unsigned long long v, unsigned base) {
     char tmp[24];
     int n = 0;
@@ -52,6 +66,12 @@ int fmt_vbuf(char *buf, size_t len, const char *fmt, va_list ap) {
             continue;
         }
         f++;
+        bool left = *f == '-';
+        if (left) f++;
+        int width = 0;
+        while (*f >= '0' && *f <= '9')
+            width = width * 10 + (*f++ - '0');
+        size_t start = o.pos;
         int lng = 0, sz = 0;
         while (*f == 'l')
             lng++, f++;
@@ -98,6 +118,7 @@ int fmt_vbuf(char *buf, size_t len, const char *fmt, va_list ap) {
             put(&o, '%');
             put(&o, *f);
         }
+        pad(&o, start, width, left);
     }
     if (len) buf[o.pos < len ? o.pos : len - 1] = '\0';
     return (int)o.pos;

@@ -79,6 +79,15 @@ static void fmt_numbers_and_strings(void **s) {
     assert_string_equal(buf, "-9223372036854775808 (null)");
 }
 
+static void fmt_field_widths(void **s) {
+    char buf[64];
+    fmt_buf(buf, sizeof buf, "[%6d|%-6s|%3s|%4llu]", 42, "ab", "toolong", 7ull);
+    assert_string_equal(buf, "[    42|ab    |toolong|   7]");
+    char small[8]; /* padding is cut like any other text */
+    assert_int_equal(fmt_buf(small, sizeof small, "%10s", "x"), 10);
+    assert_string_equal(small, "       ");
+}
+
 static void fmt_truncates_and_counts(void **s) {
     char buf[6];
     assert_int_equal(fmt_buf(buf, sizeof buf, "%s", "abcdefgh"), 8);
@@ -105,6 +114,7 @@ int main(void) {
         cmocka_unit_test(strerror_covers_every_code),
         cmocka_unit_test(version_matches_header),
         cmocka_unit_test(fmt_numbers_and_strings),
+        cmocka_unit_test(fmt_field_widths),
         cmocka_unit_test(fmt_truncates_and_counts),
         cmocka_unit_test(fmt_parse_u64_bounds),
     };

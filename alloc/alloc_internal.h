@@ -1,0 +1,136 @@
+/* Internal interface of alloc/, grouped by the file that defines each function.
+ *
+ * Conventions: internal functions return 0 or a positive errno value; allocation returns NULL
+ * and sets errno; public nh_* functions return 0 or -errno. Nothing reachable from init or the
+ * malloc paths calls malloc, stdio or getenv. */
+#ifndef NH_ALLOC_INTERNAL_H
+#define NH_ALLOC_INTERNAL_H
+
+#include "numaheap.h"
+#include "policy_internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NH_LIKELY(x)           __builtin_expect(!!(x), 1)
+#define NH_UNLIKELY(x)         __builtin_expect(!!(x), 0)
+#define NH_PAGE                4096ul
+#define NH_MAX_ARENAS_PER_NODE 64
+/* Nodes numaheap can run arenas on at once (a slot each); more nodes than this share none. */
+#define NH_MAX_SLOTS 64
+
+/* ---- config.c: NUMAHEAP_* settings, read from environ without allocating ------------- */
+typedef struct config {
+    nh_policy_t policy;       /* NUMAHEAP_POLICY: where threads' small objects go */
+    bool policy_set;          /* given explicitly (else inherited or local) */
+    unsigned arenas_per_node; /* NUMAHEAP_ARENAS_PER_NODE, 0 = one per CPU of the node */
+    bool strict;              /* NUMAHEAP_STRICT: bind + populate, ENOMEM instead of OOM */
+    size_t large_threshold;   /* NUMAHEAP_LARGE_THRESHOLD */
+    bool stats_at_exit;       /* NUMAHEAP_STATS */
+    bool verbose;             /* NUMAHEAP_VERBOSE */
+    unsigned reroute_checks;  /* NUMAHEAP_REROUTE_CHECKS: off-node sightings before re-routing */
+    size_t region_size;       /* NUMAHEAP_REGION_SIZE: virtual bytes reserved per node */
+    bool explicit_commit;     /* NUMAHEAP_EXPLICIT_COMMIT (forced by overcommit 2 and strict) */
+    bool secure;              /* AT_SECURE: all settings ignored */
+} config_t;
+
+/* Parses envp (NULL: environ). Bad values: one warning line each, default kept. */
+NH_HIDDEN void config_load(config_t *c, char *const *envp, const topo_t *t);
+/* "64K", "2M", "1G", "4096": false on garbage or overflow. */
+NH_HIDDEN bool config_parse_size(const char *s, size_t *out);
+NH_HIDDEN void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+NH_HIDDEN void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- os.c: the only mmap/mprotect/madvise calls, behind a seam for tests ---------------- */
+typedef struct os_hooks {
+    void *(*reserve)(size_t size, bool writable); /* NULL on failure */
+    int (*release)(void *addr, size_t size);
+    int (*protect)(void *addr, size_t size, bool writable);
+    int (*advise)(void *addr, size_t size, int advice);
+    int (*bind)(void *addr, size_t size, int mode, const nh_nodemask_t *nodes);
+} os_hooks_t;
+NH_HIDDEN extern os_hooks_t os_hooks;
+NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
+NH_HIDDEN int os_populate(void *addr, size_t size); /* MADV_POPULATE_WRITE: 0 or errno */
+
+/* ---- region.c: one reserved, node-bound address range per node -------------------------- */
+typedef struct region {
+    uintptr_t base, end;
+    _Atomic uintptr_t next; /* bump pointer: spans are never returned, jemalloc retains them */
+    int node;
+    int bind_errno; /* why mbind failed (seccomp, cpuset), 0 if bound */
+    bool explicit_commit;
+    bool populate;            /* strict: commits are populated */
+    _Atomic size_t committed; /* bytes made accessible (explicit commit) or handed out */
+    _Atomic uint64_t commit_failures;
+} region_t;
+
+NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
+NH_HIDDEN region_t *region_of_node(int node); /* NULL if the node has none */
+/* Home node of an address inside any region, else -1. O(1). */
+NH_HIDDEN int region_node_of(const void *p);
+/* Aligned span (alignment a power of two >= page); at want if want != NULL (or NULL). */
+NH_HIDDEN void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool *zero);
+NH_HIDDEN int region_commit(region_t *r, void *addr, size_t size);
+NH_HIDDEN int region_decommit(region_t *r, void *addr, size_t size);
+NH_HIDDEN int region_purge(region_t *r, void *addr, size_t size, bool lazy);
+NH_HIDDEN bool region_contains(const region_t *r, const void *p, size_t size);
+
+/* ---- engine.c: small and medium objects (embedded jemalloc) ----------------------------- */
+NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
+NH_HIDDEN void *engine_malloc(size_t size); /* thread's attached arena */
+NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
+NH_HIDDEN void *engine_calloc(size_t n, size_t size);
+NH_HIDDEN void *engine_aligned(size_t align, size_t size);
+NH_HIDDEN void *engine_realloc(void *p, size_t size);
+NH_HIDDEN void *engine_realloc_node(void *p, size_t size, int node);
+NH_HIDDEN void engine_free(void *p);                  /* into the thread cache */
+NH_HIDDEN void engine_free_remote(void *p, int node); /* bypasses the thread cache */
+NH_HIDDEN size_t engine_usable_size(const void *p);
+/* Attach the calling thread to an arena of node (flushing its cache first). */
+NH_HIDDEN int engine_attach(int node);
+NH_HIDDEN void engine_thread_exit(void);
+NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
+
+/* ---- route.c: the calling thread's home node ------------------------------------------- */
+typedef struct thread_state {
+    int home;           /* node whose arena the thread is attached to, -1 before routing */
+    int bound;          /* nh_thread_bind node, -1 when automatic */
+    unsigned countdown; /* allocations until the next getcpu check */
+    unsigned strikes;   /* consecutive checks that saw another node */
+    unsigned tcache[NH_MAX_SLOTS]; /* explicit jemalloc tcache id + 1 per node slot, 0 = none */
+    int last_errno;                /* errno from a failed commit, for strict-mode reporting */
+} thread_state_t;
+
+NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));
+NH_HIDDEN void route_init(const config_t *c, const nh_nodemask_t *nodes);
+NH_HIDDEN void route_slow(thread_state_t *ts); /* first use and periodic check */
+NH_HIDDEN int route_bind(int node);
+NH_HIDDEN int route_unbind(void);
+NH_HIDDEN int route_current_node(void);
+/* Node of the CPU this thread runs on now (rseq-backed getcpu). */
+NH_HIDDEN int route_cpu_node(void);
+#define ROUTE_CHECK_INTERVAL 64
+
+static inline void route_tick(void) {
+    thread_state_t *ts = &nh_tls;
+    if (NH_UNLIKELY(ts->countdown-- == 0)) route_slow(ts);
+}
+
+/* ---- heap.c: global state, initialisation, slots --------------------------------------- */
+enum { HEAP_UNINIT = 0, HEAP_INITIALIZING = 1, HEAP_READY = 2, HEAP_FAILED = 3 };
+NH_HIDDEN extern int heap_state;
+NH_HIDDEN extern config_t heap_config;
+NH_HIDDEN extern nh_nodemask_t heap_nodes; /* nodes with arenas */
+NH_HIDDEN int heap_slot_of_node(int node); /* -1 if none */
+NH_HIDDEN bool heap_init(void);            /* false while initialising or when it failed */
+
+static inline bool heap_ready(void) {
+    return NH_LIKELY(__atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY) || heap_init();
+}
+
+/* ---- stats.c --------------------------------------------------------------------------- */
+NH_HIDDEN void stats_print(int fd);
+
+#endif

@@ -1,0 +1,119 @@
+/* The explicit node API of include/numaheap.h: allocation on a node or by policy, where an
+ * object's pages are, thread binding, statistics. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGES_BATCH 512
+
+static bool node_ok(int node) {
+    return heap_ready() && heap_slot_of_node(node) >= 0;
+}
+
+void *nh_malloc_onnode(size_t size, int node) {
+    if (!node_ok(node)) return errno = EINVAL, NULL;
+    return engine_malloc_node(size, 0, false, node);
+}
+
+void *nh_calloc_onnode(size_t n, size_t size, int node) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return errno = ENOMEM, NULL;
+    if (!node_ok(node)) return errno = EINVAL, NULL;
+    return engine_malloc_node(total, 0, true, node);
+}
+
+void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node) {
+    if (!alignment || (alignment & (alignment - 1))) return errno = EINVAL, NULL;
+    if (!node_ok(node)) return errno = EINVAL, NULL;
+    return engine_malloc_node(size, alignment, false, node);
+}
+
+/* The next node of a rotation over p's nodes, each taken weight times (1 when unweighted). */
+static int rotate(const nh_policy_t *p) {
+    static __thread unsigned turn;
+    unsigned total = 0;
+    for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1))
+        total += p->weights[n] ? p->weights[n] : 1;
+    unsigned k = total ? turn++ % total : 0;
+    for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
+        unsigned w = p->weights[n] ? p->weights[n] : 1;
+        if (k < w) return n;
+        k -= w;
+    }
+    return -1;
+}
+
+void *nh_malloc_policy(size_t size, const nh_policy_t *p) {
+    if (!p || policy_validate(p, topo_get(), NULL)) return errno = EINVAL, NULL;
+    int node = -1;
+    switch (p->mode) {
+    case NH_MPOL_INTERLEAVE:
+    case NH_MPOL_WEIGHTED_INTERLEAVE:
+        node = rotate(p);
+        break;
+    case NH_MPOL_PREFERRED:
+    case NH_MPOL_BIND:
+    case NH_MPOL_PREFERRED_MANY:
+        if (!mask_empty(&p->nodes)) {
+            int here = nh_current_node();
+            node = nh_nodemask_isset(&p->nodes, here) ? here : mask_next(&p->nodes, 0);
+            break;
+        }
+        __attribute__((fallthrough));
+    default:
+        return malloc(size);
+    }
+    return nh_malloc_onnode(size, node);
+}
+
+void nh_free(void *p) {
+    free(p);
+}
+
+int nh_node_of(const void *p) {
+    return p ? region_node_of(p) : -1;
+}
+
+long nh_pages_where(const void *p, size_t len, int *nodes, size_t max) {
+    if (!p || !nodes || !max) return errno = EINVAL, -EINVAL;
+    uintptr_t first = (uintptr_t)p & ~(NH_PAGE - 1), end;
+    if (__builtin_add_overflow((uintptr_t)p, len, &end) || len == 0) return errno = EINVAL, -EINVAL;
+    size_t npages = (end - first + NH_PAGE - 1) / NH_PAGE;
+    if (npages > max) npages = max;
+    void *batch[PAGES_BATCH];
+    for (size_t done = 0; done < npages;) {
+        size_t k = npages - done < PAGES_BATCH ? npages - done : PAGES_BATCH;
+        for (size_t i = 0; i < k; i++)
+            batch[i] = (void *)(first + (done + i) * NH_PAGE);
+        int e = kernel_move_pages(k, batch, NULL, nodes + done, 0);
+        if (e) return errno = e, -e;
+        done += k;
+    }
+    return (long)npages;
+}
+
+int nh_thread_bind(int node) {
+    int e = route_bind(node);
+    return e ? (errno = e, -e) : 0;
+}
+
+int nh_thread_unbind(void) {
+    return -route_unbind();
+}
+
+int nh_current_node(void) {
+    return heap_ready() ? route_current_node() : -1;
+}
+
+int nh_stats(int node, nh_stats_t *out) {
+    if (!out || !node_ok(node)) return errno = EINVAL, -EINVAL;
+    memset(out, 0, sizeof *out);
+    region_t *r = region_of_node(node);
+    out->committed = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
+    out->bind_errno = (uint64_t)r->bind_errno;
+    out->commit_failures = __atomic_load_n(&r->commit_failures, __ATOMIC_RELAXED);
+    int e = engine_node_stats(node, out);
+    return e ? (errno = e, -e) : 0;
+}

@@ -1,0 +1,254 @@
+/* The small/medium-object engine: Debian's jemalloc, embedded with its symbols renamed to
+ * nhje_* and hidden. Each node gets arenas whose extent hooks carve memory from that node's
+ * region; threads attach to an arena of their home node; explicit per-(thread, node) tcaches
+ * make the node API as fast as malloc. This is the only file that knows jemalloc exists. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <jemalloc/jemalloc.h> /* types and MALLOCX_* only: every call goes to nhje_* */
+
+void *nhje_malloc(size_t);
+void *nhje_calloc(size_t, size_t);
+void *nhje_realloc(void *, size_t);
+void *nhje_aligned_alloc(size_t, size_t);
+void nhje_free(void *);
+void *nhje_mallocx(size_t, int);
+void *nhje_rallocx(void *, size_t, int);
+void nhje_dallocx(void *, int);
+size_t nhje_malloc_usable_size(const void *);
+int nhje_mallctl(const char *, void *, size_t *, void *, size_t);
+
+/* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF. */
+const char *nhje_malloc_conf = "retain:true,background_thread:false";
+
+/* One hooks table per node, so a hook knows its region from the pointer jemalloc passes; the
+ * arena index is no help, as jemalloc allocates an arena's metadata through the hooks before
+ * arenas.create has returned the index. */
+typedef struct node_hooks {
+    extent_hooks_t hooks; /* first: jemalloc's pointer is the struct's */
+    region_t *region;
+} node_hooks_t;
+
+static node_hooks_t node_hooks[NH_MAX_SLOTS];
+static unsigned arena_ind[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE];
+static unsigned narenas[NH_MAX_SLOTS];
+static unsigned rr[NH_MAX_SLOTS];
+static pthread_key_t exit_key;
+#define TCACHE_NONE_MARK UINT32_MAX
+
+static region_t *hook_region(extent_hooks_t *h) {
+    return ((node_hooks_t *)h)->region;
+}
+
+static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t align, bool *zero,
+                        bool *commit, unsigned ind) {
+    region_t *r = hook_region(h);
+    bool z;
+    void *p = r ? region_span_alloc(r, new_addr, size, align, &z) : NULL;
+    if (!p) return NULL;
+    if (*commit) {
+        int e = region_commit(r, p, size);
+        if (e) {
+            nh_tls.last_errno = e; /* the span stays reserved; strict callers see e */
+            return NULL;
+        }
+    }
+    *commit = *commit || !r->explicit_commit;
+    *zero = z;
+    return p;
+}
+
+/* Returning true keeps the extent: jemalloc retains it and reuses it, purged. */
+static bool hook_dalloc(extent_hooks_t *h, void *a, size_t s, bool c, unsigned ind) {
+    return true;
+}
+
+static void hook_destroy(extent_hooks_t *h, void *a, size_t s, bool c, unsigned ind) {
+    region_t *r = hook_region(h);
+    if (r) region_purge(r, a, s, false);
+}
+
+static bool hook_commit(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
+                        unsigned ind) {
+    region_t *r = hook_region(h);
+    int e = r ? region_commit(r, (char *)a + off, len) : EINVAL;
+    if (e) nh_tls.last_errno = e;
+    return e != 0;
+}
+
+static bool hook_decommit(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
+                          unsigned ind) {
+    region_t *r = hook_region(h);
+    return !r || region_decommit(r, (char *)a + off, len) != 0;
+}
+
+static bool hook_purge_lazy(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
+                            unsigned ind) {
+    region_t *r = hook_region(h);
+    return !r || region_purge(r, (char *)a + off, len, true) != 0;
+}
+
+static bool hook_purge_forced(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
+                              unsigned ind) {
+    region_t *r = hook_region(h);
+    return !r || region_purge(r, (char *)a + off, len, false) != 0;
+}
+
+/* Extents of one arena always lie in one region, so splitting and merging are always fine. */
+static bool hook_split(extent_hooks_t *h, void *a, size_t s, size_t sa, size_t sb, bool c,
+                       unsigned ind) {
+    return false;
+}
+
+static bool hook_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, bool c,
+                       unsigned ind) {
+    return region_node_of(a) != region_node_of(b);
+}
+
+static const extent_hooks_t hooks = {hook_alloc,        hook_dalloc,   hook_destroy,
+                                     hook_commit,       hook_decommit, hook_purge_lazy,
+                                     hook_purge_forced, hook_split,    hook_merge};
+
+static void thread_exit(void *arg) {
+    engine_thread_exit();
+}
+
+int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
+    const topo_t *t = topo_get();
+    for (int n = mask_next(nodes, 0); n >= 0; n = mask_next(nodes, n + 1)) {
+        int slot = heap_slot_of_node(n);
+        if (slot < 0) continue;
+        node_hooks[slot].hooks = hooks;
+        node_hooks[slot].region = region_of_node(n);
+        extent_hooks_t *hp = &node_hooks[slot].hooks;
+        unsigned k = c->arenas_per_node ? c->arenas_per_node : t->node_ncpus[n];
+        if (k < 1) k = 1;
+        if (k > NH_MAX_ARENAS_PER_NODE) k = NH_MAX_ARENAS_PER_NODE;
+        for (unsigned i = 0; i < k; i++) {
+            unsigned ind;
+            size_t sz = sizeof ind;
+            int e = nhje_mallctl("arenas.create", &ind, &sz, &hp, sizeof hp);
+            if (e) return e;
+            arena_ind[slot][narenas[slot]++] = ind;
+        }
+    }
+    return pthread_key_create(&exit_key, thread_exit);
+}
+
+static unsigned pick_arena(int slot) {
+    unsigned i = __atomic_fetch_add(&rr[slot], 1, __ATOMIC_RELAXED);
+    return arena_ind[slot][i % narenas[slot]];
+}
+
+int engine_attach(int node) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return EINVAL;
+    unsigned ind = pick_arena(slot);
+    /* Nothing cached from the old node may be handed out once the thread lives elsewhere. */
+    nhje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    int e = nhje_mallctl("thread.arena", NULL, NULL, &ind, sizeof ind);
+    if (!e) pthread_setspecific(exit_key, (void *)1);
+    return e;
+}
+
+void engine_thread_exit(void) {
+    thread_state_t *ts = &nh_tls;
+    for (int s = 0; s < NH_MAX_SLOTS; s++) {
+        unsigned tc = ts->tcache[s];
+        ts->tcache[s] = 0;
+        if (tc && tc != TCACHE_NONE_MARK) {
+            tc -= 1;
+            nhje_mallctl("tcache.destroy", NULL, NULL, &tc, sizeof tc);
+        }
+    }
+}
+
+/* MALLOCX_TCACHE flags for this thread's cache of a node's objects, created on first use. */
+static int node_tcache_flags(thread_state_t *ts, int slot) {
+    unsigned tc = ts->tcache[slot];
+    if (NH_UNLIKELY(!tc)) {
+        unsigned id;
+        size_t sz = sizeof id;
+        tc = nhje_mallctl("tcache.create", &id, &sz, NULL, 0) ? TCACHE_NONE_MARK : id + 1;
+        ts->tcache[slot] = tc;
+        pthread_setspecific(exit_key, (void *)1);
+    }
+    return tc == TCACHE_NONE_MARK ? MALLOCX_TCACHE_NONE : MALLOCX_TCACHE(tc - 1);
+}
+
+static int node_flags(thread_state_t *ts, int slot) {
+    unsigned n = narenas[slot];
+    unsigned a = arena_ind[slot][n > 1 ? ((uintptr_t)ts >> 6) % n : 0];
+    return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
+}
+
+void *engine_malloc(size_t size) {
+    return nhje_malloc(size);
+}
+void *engine_calloc(size_t n, size_t size) {
+    return nhje_calloc(n, size);
+}
+void *engine_aligned(size_t align, size_t size) {
+    return nhje_aligned_alloc(align, size);
+}
+void *engine_realloc(void *p, size_t size) {
+    return nhje_realloc(p, size);
+}
+void engine_free(void *p) {
+    nhje_free(p);
+}
+size_t engine_usable_size(const void *p) {
+    return nhje_malloc_usable_size(p);
+}
+
+void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return errno = EINVAL, NULL;
+    thread_state_t *ts = &nh_tls;
+    int flags = (align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0);
+    if (node != ts->home) flags |= node_flags(ts, slot);
+    void *p = nhje_mallocx(size ? size : 1, flags);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+void *engine_realloc_node(void *p, size_t size, int node) {
+    thread_state_t *ts = &nh_tls;
+    void *q = nhje_rallocx(p, size, node_flags(ts, heap_slot_of_node(node)));
+    if (!q) errno = ENOMEM;
+    return q;
+}
+
+void engine_free_remote(void *p, int node) {
+    int slot = heap_slot_of_node(node);
+    thread_state_t *ts = &nh_tls;
+    /* Into this thread's cache of that node's objects if it has one, else straight home. */
+    unsigned tc = slot >= 0 ? ts->tcache[slot] : 0;
+    nhje_dallocx(p, tc && tc != TCACHE_NONE_MARK ? MALLOCX_TCACHE(tc - 1) : MALLOCX_TCACHE_NONE);
+}
+
+static uint64_t arena_stat(unsigned ind, const char *what) {
+    char name[96];
+    fmt_buf(name, sizeof name, "stats.arenas.%u.%s", ind, what);
+    size_t v = 0, sz = sizeof v;
+    return nhje_mallctl(name, &v, &sz, NULL, 0) ? 0 : v;
+}
+
+int engine_node_stats(int node, nh_stats_t *out) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return EINVAL;
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    nhje_mallctl("epoch", &epoch, &sz, &epoch, sz);
+    for (unsigned i = 0; i < narenas[slot]; i++) {
+        unsigned ind = arena_ind[slot][i];
+        out->allocated += arena_stat(ind, "small.allocated") + arena_stat(ind, "large.allocated");
+        out->active += arena_stat(ind, "pactive") * NH_PAGE;
+        out->resident += arena_stat(ind, "resident");
+    }
+    out->arenas = narenas[slot];
+    return 0;
+}

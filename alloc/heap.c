@@ -1,0 +1,79 @@
+/* Global state and initialisation. Init runs from the library constructor or from the first
+ * malloc, whichever comes first, in a fixed order: topology, capabilities, settings, regions,
+ * engine, routing. Until it is done (or if it fails) allocations are served by the engine's
+ * default arena, so malloc works before and during init; the initialising thread's own
+ * nested calls never wait on themselves. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <unistd.h>
+
+int heap_state;
+config_t heap_config;
+nh_nodemask_t heap_nodes;
+static int16_t node_slot1[NH_MAX_NODES]; /* slot + 1, 0 = no arena on the node */
+static __thread bool initializing __attribute__((tls_model("initial-exec")));
+
+int heap_slot_of_node(int node) {
+    return node >= 0 && node < NH_MAX_NODES ? node_slot1[node] - 1 : -1;
+}
+
+static bool init_once(void) {
+    const topo_t *t = topo_get();
+    kernel_caps();
+    config_load(&heap_config, NULL, t);
+    topo_usable(t, &heap_nodes);
+    if (mask_empty(&heap_nodes)) nh_nodemask_set(&heap_nodes, 0); /* no NUMA: node 0 */
+    int slot = 0;
+    for (int n = mask_next(&heap_nodes, 0); n >= 0; n = mask_next(&heap_nodes, n + 1)) {
+        if (slot == NH_MAX_SLOTS) {
+            nh_nodemask_clear(&heap_nodes, n);
+            continue;
+        }
+        node_slot1[n] = (int16_t)++slot;
+    }
+    int e = regions_init(&heap_config, &heap_nodes);
+    if (!e) e = engine_init(&heap_config, &heap_nodes);
+    if (e) {
+        log_warn("numaheap: warning: initialisation failed (errno %d); using one plain heap\n", e);
+        return false;
+    }
+    route_init(&heap_config, &heap_nodes);
+    if (heap_config.verbose) {
+        char pol[256];
+        policy_format(&heap_config.policy, pol, sizeof pol);
+        log_verbose("numaheap: %d node(s), policy %s%s, %s commit\n", mask_count(&heap_nodes), pol,
+                    heap_config.strict ? " (strict)" : "",
+                    heap_config.explicit_commit ? "explicit" : "implicit");
+    }
+    return true;
+}
+
+bool heap_init(void) {
+    int s = __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE);
+    if (s == HEAP_READY) return true;
+    if (s == HEAP_FAILED || initializing) return false;
+    int expect = HEAP_UNINIT;
+    if (!__atomic_compare_exchange_n(&heap_state, &expect, HEAP_INITIALIZING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        while ((s = __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE)) == HEAP_INITIALIZING)
+            sched_yield();
+        return s == HEAP_READY;
+    }
+    initializing = true;
+    bool ok = init_once();
+    initializing = false;
+    __atomic_store_n(&heap_state, ok ? HEAP_READY : HEAP_FAILED, __ATOMIC_RELEASE);
+    nh_tls.countdown = 0; /* route this thread on its next allocation */
+    return ok;
+}
+
+__attribute__((constructor)) static void heap_constructor(void) {
+    heap_init();
+}
+
+__attribute__((destructor)) static void heap_destructor(void) {
+    if (__atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY && heap_config.stats_at_exit)
+        stats_print(2);
+}

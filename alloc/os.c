@@ -1,0 +1,49 @@
+/* The operating-system layer of alloc/: every mmap, mprotect and madvise the allocator makes,
+ * behind os_hooks so tests can count and fail them. Binding goes through policy/'s raw mbind.
+ * Contract: addresses and sizes are page-aligned; functions return 0 or an errno value. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static void *sys_reserve(size_t size, bool writable) {
+    /* MAP_NORESERVE: no commit charge for the reservation (ignored under overcommit 2, where
+     * the caller reserves PROT_NONE and commits pieces instead). */
+    void *p = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int sys_release(void *addr, size_t size) {
+    return munmap(addr, size) ? errno : 0;
+}
+
+static int sys_protect(void *addr, size_t size, bool writable) {
+    return mprotect(addr, size, writable ? PROT_READ | PROT_WRITE : PROT_NONE) ? errno : 0;
+}
+
+static int sys_advise(void *addr, size_t size, int advice) {
+    return madvise(addr, size, advice) ? errno : 0;
+}
+
+static int sys_bind(void *addr, size_t size, int mode, const nh_nodemask_t *nodes) {
+    return kernel_mbind(addr, size, mode, nodes, 0);
+}
+
+os_hooks_t os_hooks = {sys_reserve, sys_release, sys_protect, sys_advise, sys_bind};
+
+int os_populate(void *addr, size_t size) {
+    return os_hooks.advise(addr, size, MADV_POPULATE_WRITE);
+}
+
+int os_overcommit_mode(void) {
+    char buf[16];
+    if (sysfs_read("/proc/sys/vm/overcommit_memory", buf, sizeof buf) <= 0) return 0;
+    return buf[0] - '0';
+}

@@ -1,0 +1,126 @@
+/* Node regions: one virtual reservation cut into a fixed-size region per node, each bound to its
+ * node with mbind, handing out spans to the node's arenas. Because all regions share one
+ * reservation of power-of-two slices, the home node of any address is a subtraction and a
+ * shift.
+ *
+ * Two commit modes. Implicit (default): the reservation is readable and writable with
+ * MAP_NORESERVE, so a span is usable as soon as it is handed out and the kernel places pages
+ * on first touch by the region's policy. Explicit (vm.overcommit_memory=2, strict mode, or
+ * NUMAHEAP_EXPLICIT_COMMIT=1): the reservation is PROT_NONE, which costs no commit charge, and
+ * pieces are made writable as jemalloc commits them; strict mode also populates them so an
+ * exhausted bound node is an ENOMEM here rather than an OOM kill later. mprotect keeps the
+ * VMA's mbind policy, so binding once covers every later commit. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <numaif.h>
+#include <sys/mman.h>
+
+#define MIN_REGION_SIZE (1ul << 30)
+
+static region_t regions[NH_MAX_SLOTS];
+static int slot_node[NH_MAX_SLOTS];
+static uintptr_t all_base;
+static size_t all_size;
+static unsigned region_shift;
+
+static uintptr_t align_up(uintptr_t v, size_t a) {
+    return (v + a - 1) & ~(uintptr_t)(a - 1);
+}
+
+static int bind_region(region_t *r, bool strict) {
+    nh_nodemask_t one;
+    mask_zero(&one);
+    nh_nodemask_set(&one, r->node);
+    /* preferred falls back to other nodes when this one is full; bind never does */
+    return os_hooks.bind((void *)r->base, r->end - r->base, strict ? MPOL_BIND : MPOL_PREFERRED,
+                         &one);
+}
+
+int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
+    int nslots = 0;
+    for (int n = mask_next(nodes, 0); n >= 0 && nslots < NH_MAX_SLOTS; n = mask_next(nodes, n + 1))
+        slot_node[nslots++] = n;
+    if (!nslots) return ENODEV;
+    size_t size = c->region_size;
+    void *base = NULL;
+    /* Halve until the address space (or RLIMIT_AS) takes it. */
+    for (; size >= MIN_REGION_SIZE; size >>= 1)
+        if ((base = os_hooks.reserve(size * (size_t)nslots, !c->explicit_commit))) break;
+    if (!base) return ENOMEM;
+    all_base = (uintptr_t)base;
+    all_size = size * (size_t)nslots;
+    region_shift = (unsigned)__builtin_ctzl(size);
+    for (int i = 0; i < nslots; i++) {
+        region_t *r = &regions[i];
+        r->node = slot_node[i];
+        r->base = all_base + (uintptr_t)i * size;
+        r->end = r->base + size;
+        r->next = r->base;
+        r->explicit_commit = c->explicit_commit;
+        r->populate = c->strict;
+        r->bind_errno = bind_region(r, c->strict);
+        if (r->bind_errno)
+            log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
+                        r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
+    }
+    return 0;
+}
+
+region_t *region_of_node(int node) {
+    int slot = heap_slot_of_node(node);
+    return slot < 0 ? NULL : &regions[slot];
+}
+
+int region_node_of(const void *p) {
+    uintptr_t off = (uintptr_t)p - all_base;
+    return off < all_size ? slot_node[off >> region_shift] : -1;
+}
+
+bool region_contains(const region_t *r, const void *p, size_t size) {
+    uintptr_t a = (uintptr_t)p;
+    return a >= r->base && a <= r->end && size <= r->end - a;
+}
+
+void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool *zero) {
+    if (align < NH_PAGE) align = NH_PAGE;
+    size = align_up(size, NH_PAGE);
+    uintptr_t cur = __atomic_load_n(&r->next, __ATOMIC_RELAXED), addr;
+    do {
+        addr = want ? (uintptr_t)want : align_up(cur, align);
+        if ((want && addr != cur) || addr < cur || addr > r->end || size > r->end - addr)
+            return NULL; /* only the span right after the last one can be given in place */
+    } while (!__atomic_compare_exchange_n(&r->next, &cur, addr + size, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED));
+    if (!r->explicit_commit) __atomic_fetch_add(&r->committed, size, __ATOMIC_RELAXED);
+    *zero = true; /* spans are handed out once and never touched before */
+    return (void *)addr;
+}
+
+int region_commit(region_t *r, void *addr, size_t size) {
+    if (!r->explicit_commit) return 0;
+    if (r->populate && r->bind_errno) return r->bind_errno; /* strict: no unbound memory */
+    int e = os_hooks.protect(addr, size, true);
+    if (!e && r->populate && (e = os_populate(addr, size)) != 0)
+        os_hooks.protect(addr, size, false);
+    if (e) {
+        __atomic_fetch_add(&r->commit_failures, 1, __ATOMIC_RELAXED);
+        return e;
+    }
+    __atomic_fetch_add(&r->committed, size, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int region_decommit(region_t *r, void *addr, size_t size) {
+    if (!r->explicit_commit) return EOPNOTSUPP; /* jemalloc purges instead */
+    int e = os_hooks.advise(addr, size, MADV_DONTNEED);
+    if (!e) e = os_hooks.protect(addr, size, false);
+    if (!e) __atomic_fetch_sub(&r->committed, size, __ATOMIC_RELAXED);
+    return e;
+}
+
+int region_purge(region_t *r, void *addr, size_t size, bool lazy) {
+    /* Strict mode: refuse, so jemalloc decommits and re-commits (populating) before reuse. */
+    if (r->populate) return EOPNOTSUPP;
+    return os_hooks.advise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
+}
