@@ -245,7 +245,10 @@ int engine_node_stats(int node, nh_stats_t *out) {
     nhje_mallctl("epoch", &epoch, &sz, &epoch, sz);
     for (unsigned i = 0; i < narenas[slot]; i++) {
         unsigned ind = arena_ind[slot][i];
-        out->allocated += arena_stat(ind, "small.allocated") + arena_stat(ind, "large.allocated");
+        /* jemalloc counts objects parked in thread caches as allocated; they are not live */
+        uint64_t held = arena_stat(ind, "small.allocated") + arena_stat(ind, "large.allocated");
+        uint64_t cached = arena_stat(ind, "tcache_bytes") + arena_stat(ind, "tcache_stashed_bytes");
+        out->allocated += held > cached ? held - cached : 0;
         out->active += arena_stat(ind, "pactive") * NH_PAGE;
         out->resident += arena_stat(ind, "resident");
     }

@@ -99,7 +99,11 @@ void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool
 
 int region_commit(region_t *r, void *addr, size_t size) {
     if (!r->explicit_commit) return 0;
-    if (r->populate && r->bind_errno) return r->bind_errno; /* strict: no unbound memory */
+    /* Strict: no unbound memory for objects; arena metadata made during init is let through
+     * so that allocations, not initialisation, report the kernel's refusal. */
+    if (r->populate && r->bind_errno &&
+        __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY)
+        return r->bind_errno;
     int e = os_hooks.protect(addr, size, true);
     if (!e && r->populate && (e = os_populate(addr, size)) != 0)
         os_hooks.protect(addr, size, false);

@@ -92,7 +92,7 @@ NH_API const char *nh_strerror(int code);
 /* ------------------------------------------------------------------------------------------
  * Topology (a snapshot taken at first use, without calling malloc)
  * ---------------------------------------------------------------------------------------- */
-typedef struct nh_node_info {
+typedef struct nh_node_meminfo {
     uint64_t mem_total; /* bytes */
     uint64_t mem_free;  /* bytes, at snapshot time */
     int ncpus;
@@ -209,7 +209,7 @@ NH_API int nh_current_node(void);
 /* ------------------------------------------------------------------------------------------
  * Statistics
  * ---------------------------------------------------------------------------------------- */
-typedef struct nh_stats {
+typedef struct nh_node_stats {
     uint64_t allocated;  /* bytes in live objects */
     uint64_t active;     /* bytes in pages holding live objects */
     uint64_t committed;  /* bytes of the node's region handed to the arenas */

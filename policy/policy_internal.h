@@ -18,7 +18,8 @@
 #define NH_HIDDEN __attribute__((visibility("hidden")))
 
 /* ---- fmt.c: snprintf-like formatting without malloc or stdio -------------------------- */
-/* Supports field widths (%8d, %-8s) and %s %c %d %u %ld %lu %lld %llu %zu %zd %x %lx %p %%. Always NUL-terminates. */
+/* Supports field widths (%8d, %-8s) and %s %c %d %u %ld %lu %lld %llu %zu %zd %x %lx %p %%. Always
+ * NUL-terminates. */
 NH_HIDDEN int fmt_buf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 NH_HIDDEN int fmt_vbuf(char *buf, size_t len, const char *fmt, va_list ap);
