@@ -24,7 +24,7 @@
 typedef struct config {
     nh_policy_t policy;       /* NUMAHEAP_POLICY: where threads' small objects go */
     bool policy_set;          /* given explicitly (else inherited or local) */
-    unsigned arenas_per_node; /* NUMAHEAP_ARENAS_PER_NODE, 0 = one per CPU of the node */
+    unsigned arenas_per_node; /* NUMAHEAP_ARENAS_PER_NODE, 0 = four per CPU of the node */
     bool strict;              /* NUMAHEAP_STRICT: bind + populate, ENOMEM instead of OOM */
     size_t large_threshold;   /* NUMAHEAP_LARGE_THRESHOLD */
     bool stats_at_exit;       /* NUMAHEAP_STATS */
@@ -68,8 +68,21 @@ typedef struct region {
 
 NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
 NH_HIDDEN region_t *region_of_node(int node); /* NULL if the node has none */
-/* Home node of an address inside any region, else -1. O(1). */
-NH_HIDDEN int region_node_of(const void *p);
+
+/* The one reservation all regions share, in power-of-two slices (read-only after init). */
+typedef struct region_map {
+    uintptr_t base;
+    size_t size;
+    unsigned shift;
+    int slot_node[NH_MAX_SLOTS];
+} region_map_t;
+NH_HIDDEN extern region_map_t region_map;
+
+/* Home node of an address inside any region, else -1. O(1): on every free. */
+static inline int region_node_of(const void *p) {
+    uintptr_t off = (uintptr_t)p - region_map.base;
+    return off < region_map.size ? region_map.slot_node[off >> region_map.shift] : -1;
+}
 /* Aligned span (alignment a power of two >= page); at want if want != NULL (or NULL). */
 NH_HIDDEN void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool *zero);
 NH_HIDDEN int region_commit(region_t *r, void *addr, size_t size);
@@ -81,7 +94,6 @@ NH_HIDDEN bool region_contains(const region_t *r, const void *p, size_t size);
 NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
 NH_HIDDEN void *engine_malloc(size_t size); /* thread's attached arena */
 NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
-NH_HIDDEN void *engine_calloc(size_t n, size_t size);
 NH_HIDDEN void *engine_aligned(size_t align, size_t size);
 NH_HIDDEN void *engine_realloc(void *p, size_t size);
 NH_HIDDEN void *engine_realloc_node(void *p, size_t size, int node);
@@ -95,12 +107,16 @@ NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
 
 /* ---- route.c: the calling thread's home node ------------------------------------------- */
 typedef struct thread_state {
+    uintptr_t home_base; /* the home region [home_base, home_base + home_size): free's fast test */
+    size_t home_size;
     int home;           /* node whose arena the thread is attached to, -1 before routing */
     int bound;          /* nh_thread_bind node, -1 when automatic */
     unsigned countdown; /* allocations until the next getcpu check */
     unsigned strikes;   /* consecutive checks that saw another node */
     unsigned tcache[NH_MAX_SLOTS]; /* explicit jemalloc tcache id + 1 per node slot, 0 = none */
     int last_errno;                /* errno from a failed commit, for strict-mode reporting */
+    int arena_slot;                /* slot + 1 of the attached arena, 0 = none */
+    unsigned arena_idx;            /* the arena's index within its node */
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));
@@ -123,6 +139,9 @@ enum { HEAP_UNINIT = 0, HEAP_INITIALIZING = 1, HEAP_READY = 2, HEAP_FAILED = 3 }
 NH_HIDDEN extern int heap_state;
 NH_HIDDEN extern config_t heap_config;
 NH_HIDDEN extern nh_nodemask_t heap_nodes; /* nodes with arenas */
+/* Strict mode with a node the kernel would not bind: every allocation takes the slow path,
+ * which reports the kernel's errno. */
+NH_HIDDEN extern bool heap_check_every_call;
 NH_HIDDEN int heap_slot_of_node(int node); /* -1 if none */
 NH_HIDDEN bool heap_init(void);            /* false while initialising or when it failed */
 

@@ -24,7 +24,8 @@ static const struct setting {
     const char *doc;
 } settings[] = {
     {"NUMAHEAP_POLICY", T_POLICY, 0, 0, "placement of small objects (default local)"},
-    {"NUMAHEAP_ARENAS_PER_NODE", T_UINT, 0, NH_MAX_ARENAS_PER_NODE, "0 = one per CPU of the node"},
+    {"NUMAHEAP_ARENAS_PER_NODE", T_UINT, 0, NH_MAX_ARENAS_PER_NODE,
+     "0 = four per CPU of the node, as jemalloc"},
     {"NUMAHEAP_STRICT", T_BOOL, 0, 1, "bind regions and populate commits: ENOMEM, not OOM"},
     {"NUMAHEAP_LARGE_THRESHOLD", T_SIZE, 4096, 1ull << 40, "objects from this size are large"},
     {"NUMAHEAP_STATS", T_BOOL, 0, 1, "print per-node statistics at exit"},

@@ -10,11 +10,10 @@
 
 #include <jemalloc/jemalloc.h> /* types and MALLOCX_* only: every call goes to nhje_* */
 
-void *nhje_malloc(size_t);
-void *nhje_calloc(size_t, size_t);
+#include "engine_fast.h"
+
 void *nhje_realloc(void *, size_t);
 void *nhje_aligned_alloc(size_t, size_t);
-void nhje_free(void *);
 void *nhje_mallocx(size_t, int);
 void *nhje_rallocx(void *, size_t, int);
 void nhje_dallocx(void *, int);
@@ -35,7 +34,7 @@ typedef struct node_hooks {
 static node_hooks_t node_hooks[NH_MAX_SLOTS];
 static unsigned arena_ind[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE];
 static unsigned narenas[NH_MAX_SLOTS];
-static unsigned rr[NH_MAX_SLOTS];
+static unsigned arena_threads[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE]; /* attached threads */
 static pthread_key_t exit_key;
 #define TCACHE_NONE_MARK UINT32_MAX
 
@@ -124,7 +123,8 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
         node_hooks[slot].hooks = hooks;
         node_hooks[slot].region = region_of_node(n);
         extent_hooks_t *hp = &node_hooks[slot].hooks;
-        unsigned k = c->arenas_per_node ? c->arenas_per_node : t->node_ncpus[n];
+        /* jemalloc's own default: four arenas per CPU */
+        unsigned k = c->arenas_per_node ? c->arenas_per_node : 4u * t->node_ncpus[n];
         if (k < 1) k = 1;
         if (k > NH_MAX_ARENAS_PER_NODE) k = NH_MAX_ARENAS_PER_NODE;
         for (unsigned i = 0; i < k; i++) {
@@ -138,24 +138,42 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     return pthread_key_create(&exit_key, thread_exit);
 }
 
+/* The node's arena with the fewest attached threads, as jemalloc chooses automatic arenas. */
 static unsigned pick_arena(int slot) {
-    unsigned i = __atomic_fetch_add(&rr[slot], 1, __ATOMIC_RELAXED);
-    return arena_ind[slot][i % narenas[slot]];
+    unsigned best = 0, best_n = UINT32_MAX;
+    for (unsigned i = 0; i < narenas[slot]; i++) {
+        unsigned n = __atomic_load_n(&arena_threads[slot][i], __ATOMIC_RELAXED);
+        if (n < best_n) best = i, best_n = n;
+    }
+    return best;
+}
+
+static void detach(thread_state_t *ts) {
+    if (ts->arena_slot > 0)
+        __atomic_fetch_sub(&arena_threads[ts->arena_slot - 1][ts->arena_idx], 1, __ATOMIC_RELAXED);
+    ts->arena_slot = 0;
 }
 
 int engine_attach(int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0) return EINVAL;
-    unsigned ind = pick_arena(slot);
+    thread_state_t *ts = &nh_tls;
+    unsigned i = pick_arena(slot), ind = arena_ind[slot][i];
     /* Nothing cached from the old node may be handed out once the thread lives elsewhere. */
     nhje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
     int e = nhje_mallctl("thread.arena", NULL, NULL, &ind, sizeof ind);
-    if (!e) pthread_setspecific(exit_key, (void *)1);
-    return e;
+    if (e) return e;
+    detach(ts);
+    __atomic_fetch_add(&arena_threads[slot][i], 1, __ATOMIC_RELAXED);
+    ts->arena_slot = slot + 1;
+    ts->arena_idx = i;
+    pthread_setspecific(exit_key, (void *)1);
+    return 0;
 }
 
 void engine_thread_exit(void) {
     thread_state_t *ts = &nh_tls;
+    detach(ts);
     for (int s = 0; s < NH_MAX_SLOTS; s++) {
         unsigned tc = ts->tcache[s];
         ts->tcache[s] = 0;
@@ -185,20 +203,11 @@ static int node_flags(thread_state_t *ts, int slot) {
     return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
 }
 
-void *engine_malloc(size_t size) {
-    return nhje_malloc(size);
-}
-void *engine_calloc(size_t n, size_t size) {
-    return nhje_calloc(n, size);
-}
 void *engine_aligned(size_t align, size_t size) {
     return nhje_aligned_alloc(align, size);
 }
 void *engine_realloc(void *p, size_t size) {
     return nhje_realloc(p, size);
-}
-void engine_free(void *p) {
-    nhje_free(p);
 }
 size_t engine_usable_size(const void *p) {
     return nhje_malloc_usable_size(p);
@@ -225,6 +234,10 @@ void *engine_realloc_node(void *p, size_t size, int node) {
 void engine_free_remote(void *p, int node) {
     int slot = heap_slot_of_node(node);
     thread_state_t *ts = &nh_tls;
+    if (ts->home < 0 && node < 0) { /* before routing, or memory from before init */
+        nhje_free(p);
+        return;
+    }
     /* Into this thread's cache of that node's objects if it has one, else straight home. */
     unsigned tc = slot >= 0 ? ts->tcache[slot] : 0;
     nhje_dallocx(p, tc && tc != TCACHE_NONE_MARK ? MALLOCX_TCACHE(tc - 1) : MALLOCX_TCACHE_NONE);

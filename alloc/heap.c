@@ -12,6 +12,7 @@
 int heap_state;
 config_t heap_config;
 nh_nodemask_t heap_nodes;
+bool heap_check_every_call;
 static int16_t node_slot1[NH_MAX_NODES]; /* slot + 1, 0 = no arena on the node */
 static __thread bool initializing __attribute__((tls_model("initial-exec")));
 
@@ -40,6 +41,9 @@ static bool init_once(void) {
         return false;
     }
     route_init(&heap_config, &heap_nodes);
+    for (int n = mask_next(&heap_nodes, 0); n >= 0 && heap_config.strict;
+         n = mask_next(&heap_nodes, n + 1))
+        if (region_of_node(n)->bind_errno) heap_check_every_call = true;
     if (heap_config.verbose) {
         char pol[256];
         policy_format(&heap_config.policy, pol, sizeof pol);

@@ -3,6 +3,7 @@
  * ENOMEM, a bad alignment gives EINVAL, free(NULL) does nothing, realloc(NULL, n) is malloc(n),
  * realloc(p, 0) frees p and returns NULL. */
 #include "alloc_internal.h"
+#include "engine_fast.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -14,33 +15,43 @@ static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
 }
 
-/* Strict mode reports the kernel's reason (an mbind refusal, say) rather than jemalloc's ENOMEM. */
-static void *out_of_memory(void) {
+/* The slow path: routing checks, and in strict mode with an unbound node (every call comes
+ * here then) the kernel's reason for a failure rather than jemalloc's ENOMEM. */
+static void *fix_errno(void *p) {
     thread_state_t *ts = &nh_tls;
-    errno = ts->last_errno ? ts->last_errno : ENOMEM;
+    if (!p) errno = ts->last_errno ? ts->last_errno : ENOMEM; /* jemalloc's realloc sets none */
     ts->last_errno = 0;
-    return NULL;
+    return p;
+}
+
+__attribute__((noinline)) static void *malloc_slow(size_t size) {
+    route_slow(&nh_tls);
+    return fix_errno(engine_malloc_fast(size));
+}
+
+__attribute__((noinline)) static void *calloc_slow(size_t n, size_t size) {
+    route_slow(&nh_tls);
+    return fix_errno(engine_calloc_fast(n, size));
 }
 
 NH_EXPORT void *malloc(size_t size) {
-    route_tick();
-    void *p = engine_malloc(size);
-    return NH_LIKELY(p != NULL) ? p : out_of_memory();
+    if (NH_UNLIKELY(nh_tls.countdown-- == 0)) return malloc_slow(size);
+    return engine_malloc_fast(size); /* a tail call: jemalloc sets errno itself */
 }
 
 NH_EXPORT void free(void *p) {
-    if (NH_UNLIKELY(p == NULL)) return;
-    int node = region_node_of(p);
-    if (NH_LIKELY(node == nh_tls.home))
-        engine_free(p);
-    else
-        engine_free_remote(p, node); /* other node's objects never enter this thread's cache */
+    thread_state_t *ts = &nh_tls;
+    if (NH_LIKELY((uintptr_t)p - ts->home_base < ts->home_size)) {
+        engine_free_fast(p); /* ours, from this thread's node: into its cache */
+    } else if (p) {
+        /* other nodes' objects never enter this thread's cache */
+        engine_free_remote(p, region_node_of(p));
+    }
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
-    route_tick();
-    void *p = engine_calloc(n, size);
-    return NH_LIKELY(p != NULL) ? p : out_of_memory();
+    if (NH_UNLIKELY(nh_tls.countdown-- == 0)) return calloc_slow(n, size);
+    return engine_calloc_fast(n, size);
 }
 
 NH_EXPORT void *realloc(void *p, size_t size) {
@@ -53,7 +64,7 @@ NH_EXPORT void *realloc(void *p, size_t size) {
     int node = region_node_of(p);
     void *q = node < 0 || node == nh_tls.home ? engine_realloc(p, size)
                                               : engine_realloc_node(p, size, node);
-    return q ? q : out_of_memory();
+    return fix_errno(q);
 }
 
 NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
@@ -66,7 +77,7 @@ NH_EXPORT void *aligned_alloc(size_t align, size_t size) {
     if (bad_alignment(align)) return errno = EINVAL, NULL;
     route_tick();
     void *p = engine_aligned(align, size ? size : 1);
-    return p ? p : out_of_memory();
+    return fix_errno(p);
 }
 
 NH_EXPORT void *memalign(size_t align, size_t size) {

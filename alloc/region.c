@@ -19,10 +19,7 @@
 #define MIN_REGION_SIZE (1ul << 30)
 
 static region_t regions[NH_MAX_SLOTS];
-static int slot_node[NH_MAX_SLOTS];
-static uintptr_t all_base;
-static size_t all_size;
-static unsigned region_shift;
+region_map_t region_map;
 
 static uintptr_t align_up(uintptr_t v, size_t a) {
     return (v + a - 1) & ~(uintptr_t)(a - 1);
@@ -40,7 +37,7 @@ static int bind_region(region_t *r, bool strict) {
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     int nslots = 0;
     for (int n = mask_next(nodes, 0); n >= 0 && nslots < NH_MAX_SLOTS; n = mask_next(nodes, n + 1))
-        slot_node[nslots++] = n;
+        region_map.slot_node[nslots++] = n;
     if (!nslots) return ENODEV;
     size_t size = c->region_size;
     void *base = NULL;
@@ -48,13 +45,12 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     for (; size >= MIN_REGION_SIZE; size >>= 1)
         if ((base = os_hooks.reserve(size * (size_t)nslots, !c->explicit_commit))) break;
     if (!base) return ENOMEM;
-    all_base = (uintptr_t)base;
-    all_size = size * (size_t)nslots;
-    region_shift = (unsigned)__builtin_ctzl(size);
+    region_map.base = (uintptr_t)base;
+    region_map.shift = (unsigned)__builtin_ctzl(size);
     for (int i = 0; i < nslots; i++) {
         region_t *r = &regions[i];
-        r->node = slot_node[i];
-        r->base = all_base + (uintptr_t)i * size;
+        r->node = region_map.slot_node[i];
+        r->base = region_map.base + (uintptr_t)i * size;
         r->end = r->base + size;
         r->next = r->base;
         r->explicit_commit = c->explicit_commit;
@@ -64,17 +60,13 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
             log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
                         r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
     }
+    region_map.size = size * (size_t)nslots; /* last: until now no address is inside */
     return 0;
 }
 
 region_t *region_of_node(int node) {
     int slot = heap_slot_of_node(node);
     return slot < 0 ? NULL : &regions[slot];
-}
-
-int region_node_of(const void *p) {
-    uintptr_t off = (uintptr_t)p - all_base;
-    return off < all_size ? slot_node[off >> region_shift] : -1;
 }
 
 bool region_contains(const region_t *r, const void *p, size_t size) {

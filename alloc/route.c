@@ -15,15 +15,31 @@ __thread thread_state_t nh_tls
 static nh_policy_t route_policy;
 static unsigned reroute_checks;
 static unsigned interleave_rr;
+/* For non-interleave policies: the node a thread running on each CPU should use, so the
+ * periodic check is getcpu and one load. */
+static int16_t cpu_target[NH_MAX_CPUS];
+
+static int target_node(int cpu_node);
 
 void route_init(const config_t *c, const nh_nodemask_t *nodes) {
     route_policy = c->policy;
     reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
+    const topo_t *t = topo_get();
+    bool spread =
+        c->policy.mode == NH_MPOL_INTERLEAVE || c->policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE;
+    for (int cpu = 0; cpu < NH_MAX_CPUS; cpu++)
+        cpu_target[cpu] =
+            (int16_t)(spread || cpu > t->max_cpu ? -1 : target_node(t->cpu_node[cpu]));
 }
 
 int route_cpu_node(void) {
     int cpu = sched_getcpu();
     return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : topo_get()->cpu_node[cpu];
+}
+
+static int cpu_target_now(void) {
+    int cpu = sched_getcpu();
+    return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : cpu_target[cpu];
 }
 
 /* The node of heap_nodes (and of set, when given) nearest to from. */
@@ -86,12 +102,17 @@ static int target_node(int cpu_node) {
 }
 
 static void attach(thread_state_t *ts, int node) {
-    if (node >= 0 && engine_attach(node) == 0) ts->home = node;
+    if (node >= 0 && engine_attach(node) == 0) {
+        region_t *r = region_of_node(node);
+        ts->home = node;
+        ts->home_base = r->base;
+        ts->home_size = r->end - r->base;
+    }
     ts->strikes = 0;
 }
 
 void route_slow(thread_state_t *ts) {
-    ts->countdown = ROUTE_CHECK_INTERVAL;
+    ts->countdown = heap_check_every_call ? 0 : ROUTE_CHECK_INTERVAL;
     if (!heap_ready()) return;
     if (ts->bound >= 0) {
         if (ts->home != ts->bound) attach(ts, ts->bound);
@@ -104,7 +125,7 @@ void route_slow(thread_state_t *ts) {
     }
     if (route_policy.mode == NH_MPOL_INTERLEAVE || route_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE)
         return;
-    int want = target_node(route_cpu_node());
+    int want = cpu_target_now();
     if (want < 0 || want == ts->home) {
         ts->strikes = 0;
     } else if (++ts->strikes >= reroute_checks) {
