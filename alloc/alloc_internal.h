@@ -27,6 +27,7 @@ typedef struct config {
     unsigned arenas_per_node; /* NUMAHEAP_ARENAS_PER_NODE, 0 = four per CPU of the node */
     bool strict;              /* NUMAHEAP_STRICT: bind + populate, ENOMEM instead of OOM */
     size_t large_threshold;   /* NUMAHEAP_LARGE_THRESHOLD */
+    nh_policy_t large_policy; /* NUMAHEAP_LARGE_POLICY: interleave or weighted */
     bool stats_at_exit;       /* NUMAHEAP_STATS */
     bool verbose;             /* NUMAHEAP_VERBOSE */
     unsigned reroute_checks;  /* NUMAHEAP_REROUTE_CHECKS: off-node sightings before re-routing */
@@ -64,17 +65,19 @@ typedef struct region {
     bool populate;            /* strict: commits are populated */
     _Atomic size_t committed; /* bytes made accessible (explicit commit) or handed out */
     _Atomic uint64_t commit_failures;
+    bool spread; /* the large region: spans are bound by the large policy as handed out */
 } region_t;
 
 NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
 NH_HIDDEN region_t *region_of_node(int node); /* NULL if the node has none */
+NH_HIDDEN region_t *region_large(void);
 
 /* The one reservation all regions share, in power-of-two slices (read-only after init). */
 typedef struct region_map {
     uintptr_t base;
     size_t size;
     unsigned shift;
-    int slot_node[NH_MAX_SLOTS];
+    int slot_node[NH_MAX_SLOTS + 1]; /* the last used slot is the large region */
 } region_map_t;
 NH_HIDDEN extern region_map_t region_map;
 
@@ -104,6 +107,19 @@ NH_HIDDEN size_t engine_usable_size(const void *p);
 NH_HIDDEN int engine_attach(int node);
 NH_HIDDEN void engine_thread_exit(void);
 NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
+
+/* ---- large.c: objects from NUMAHEAP_LARGE_THRESHOLD up, spread over nodes -------------- */
+NH_HIDDEN extern size_t heap_large_threshold;
+NH_HIDDEN int large_init(const config_t *c);
+/* Binds a fresh span of the large region by the large policy. */
+NH_HIDDEN int large_bind(void *addr, size_t size);
+/* Cuts [0, size) into runs of unit * weight bytes per node, in node order, repeating. */
+NH_HIDDEN void large_stripe_plan(size_t size, const nh_policy_t *p, size_t unit,
+                                 void (*emit)(size_t off, size_t len, int node, void *arg),
+                                 void *arg);
+NH_HIDDEN void *engine_malloc_large(size_t size, size_t align, bool zero);
+NH_HIDDEN void *engine_realloc_large(void *p, size_t size);
+NH_HIDDEN int engine_large_stats(nh_stats_t *out);
 
 /* ---- route.c: the calling thread's home node ------------------------------------------- */
 typedef struct thread_state {

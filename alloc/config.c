@@ -28,6 +28,8 @@ static const struct setting {
      "0 = four per CPU of the node, as jemalloc"},
     {"NUMAHEAP_STRICT", T_BOOL, 0, 1, "bind regions and populate commits: ENOMEM, not OOM"},
     {"NUMAHEAP_LARGE_THRESHOLD", T_SIZE, 4096, 1ull << 40, "objects from this size are large"},
+    {"NUMAHEAP_LARGE_POLICY", T_POLICY, 0, 0,
+     "spreading of large objects (default interleave:all)"},
     {"NUMAHEAP_STATS", T_BOOL, 0, 1, "print per-node statistics at exit"},
     {"NUMAHEAP_VERBOSE", T_BOOL, 0, 1, "report fallbacks and decisions on stderr"},
     {"NUMAHEAP_REROUTE_CHECKS", T_UINT, 1, 1000, "off-node sightings before a thread moves"},
@@ -128,13 +130,20 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
             c->large_threshold = sz;
         }
         return NULL;
-    case T_POLICY:
-        if (policy_parse(v, t, &c->policy, err)) {
-            policy_init(&c->policy, NH_MPOL_LOCAL);
-            return err->msg;
+    case T_POLICY: {
+        bool large = !strcmp(st->name, "NUMAHEAP_LARGE_POLICY");
+        nh_policy_t p;
+        if (policy_parse(v, t, &p, err)) return err->msg;
+        if (large && p.mode != NH_MPOL_INTERLEAVE && p.mode != NH_MPOL_WEIGHTED_INTERLEAVE)
+            return "expected an interleave or weighted policy";
+        if (large) {
+            c->large_policy = p;
+        } else {
+            c->policy = p;
+            c->policy_set = true;
         }
-        c->policy_set = true;
         return NULL;
+    }
     }
     return "?";
 }
@@ -142,6 +151,7 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
 static void defaults(config_t *c) {
     memset(c, 0, sizeof *c);
     policy_init(&c->policy, NH_MPOL_LOCAL);
+    policy_init(&c->large_policy, NH_MPOL_INTERLEAVE); /* nodes filled in: all of the heap's */
     c->large_threshold = DEFAULT_LARGE_THRESHOLD;
     c->reroute_checks = 4;
     c->region_size = DEFAULT_REGION_SIZE;

@@ -32,6 +32,8 @@ typedef struct node_hooks {
 } node_hooks_t;
 
 static node_hooks_t node_hooks[NH_MAX_SLOTS];
+static node_hooks_t large_hooks;
+static unsigned large_arena;
 static unsigned arena_ind[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE];
 static unsigned narenas[NH_MAX_SLOTS];
 static unsigned arena_threads[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE]; /* attached threads */
@@ -48,6 +50,10 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
     bool z;
     void *p = r ? region_span_alloc(r, new_addr, size, align, &z) : NULL;
     if (!p) return NULL;
+    if (r->spread) {
+        int e = large_bind(p, size);
+        if (e && !r->bind_errno) r->bind_errno = e; /* first touch then, as for nodes */
+    }
     if (*commit) {
         int e = region_commit(r, p, size);
         if (e) {
@@ -135,7 +141,12 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
             arena_ind[slot][narenas[slot]++] = ind;
         }
     }
-    return pthread_key_create(&exit_key, thread_exit);
+    large_hooks.hooks = hooks;
+    large_hooks.region = region_large();
+    extent_hooks_t *hp = &large_hooks.hooks;
+    size_t sz = sizeof large_arena;
+    int e = nhje_mallctl("arenas.create", &large_arena, &sz, &hp, sizeof hp);
+    return e ? e : pthread_key_create(&exit_key, thread_exit);
 }
 
 /* The node's arena with the fewest attached threads, as jemalloc chooses automatic arenas. */
@@ -243,6 +254,22 @@ void engine_free_remote(void *p, int node) {
     nhje_dallocx(p, tc && tc != TCACHE_NONE_MARK ? MALLOCX_TCACHE(tc - 1) : MALLOCX_TCACHE_NONE);
 }
 
+/* Large objects bypass thread caches: they are rare, and a cache would hold them on one node's
+ * thread. */
+void *engine_malloc_large(size_t size, size_t align, bool zero) {
+    int flags = MALLOCX_ARENA(large_arena) | MALLOCX_TCACHE_NONE;
+    void *p =
+        nhje_mallocx(size, flags | (align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0));
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+void *engine_realloc_large(void *p, size_t size) {
+    void *q = nhje_rallocx(p, size, MALLOCX_ARENA(large_arena) | MALLOCX_TCACHE_NONE);
+    if (!q) errno = ENOMEM;
+    return q;
+}
+
 static uint64_t arena_stat(unsigned ind, const char *what) {
     char name[96];
     fmt_buf(name, sizeof name, "stats.arenas.%u.%s", ind, what);
@@ -250,21 +277,33 @@ static uint64_t arena_stat(unsigned ind, const char *what) {
     return nhje_mallctl(name, &v, &sz, NULL, 0) ? 0 : v;
 }
 
-int engine_node_stats(int node, nh_stats_t *out) {
-    int slot = heap_slot_of_node(node);
-    if (slot < 0) return EINVAL;
+static void add_arena_stats(unsigned ind, nh_stats_t *out) {
+    /* jemalloc counts objects parked in thread caches as allocated; they are not live */
+    uint64_t held = arena_stat(ind, "small.allocated") + arena_stat(ind, "large.allocated");
+    uint64_t cached = arena_stat(ind, "tcache_bytes") + arena_stat(ind, "tcache_stashed_bytes");
+    out->allocated += held > cached ? held - cached : 0;
+    out->active += arena_stat(ind, "pactive") * NH_PAGE;
+    out->resident += arena_stat(ind, "resident");
+    out->arenas++;
+}
+
+static void refresh_stats(void) {
     uint64_t epoch = 1;
     size_t sz = sizeof epoch;
     nhje_mallctl("epoch", &epoch, &sz, &epoch, sz);
-    for (unsigned i = 0; i < narenas[slot]; i++) {
-        unsigned ind = arena_ind[slot][i];
-        /* jemalloc counts objects parked in thread caches as allocated; they are not live */
-        uint64_t held = arena_stat(ind, "small.allocated") + arena_stat(ind, "large.allocated");
-        uint64_t cached = arena_stat(ind, "tcache_bytes") + arena_stat(ind, "tcache_stashed_bytes");
-        out->allocated += held > cached ? held - cached : 0;
-        out->active += arena_stat(ind, "pactive") * NH_PAGE;
-        out->resident += arena_stat(ind, "resident");
-    }
-    out->arenas = narenas[slot];
+}
+
+int engine_node_stats(int node, nh_stats_t *out) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return EINVAL;
+    refresh_stats();
+    for (unsigned i = 0; i < narenas[slot]; i++)
+        add_arena_stats(arena_ind[slot][i], out);
+    return 0;
+}
+
+int engine_large_stats(nh_stats_t *out) {
+    refresh_stats();
+    add_arena_stats(large_arena, out);
     return 0;
 }

@@ -13,6 +13,7 @@ int heap_state;
 config_t heap_config;
 nh_nodemask_t heap_nodes;
 bool heap_check_every_call;
+size_t heap_large_threshold = SIZE_MAX;  /* nothing is large before init */
 static int16_t node_slot1[NH_MAX_NODES]; /* slot + 1, 0 = no arena on the node */
 static __thread bool initializing __attribute__((tls_model("initial-exec")));
 
@@ -34,6 +35,8 @@ static bool init_once(void) {
         }
         node_slot1[n] = (int16_t)++slot;
     }
+    if (mask_empty(&heap_config.large_policy.nodes)) heap_config.large_policy.nodes = heap_nodes;
+    large_init(&heap_config);
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);
     if (e) {
@@ -41,6 +44,7 @@ static bool init_once(void) {
         return false;
     }
     route_init(&heap_config, &heap_nodes);
+    heap_large_threshold = heap_config.large_threshold;
     for (int n = mask_next(&heap_nodes, 0); n >= 0 && heap_config.strict;
          n = mask_next(&heap_nodes, n + 1))
         if (region_of_node(n)->bind_errno) heap_check_every_call = true;

@@ -18,7 +18,8 @@
 
 #define MIN_REGION_SIZE (1ul << 30)
 
-static region_t regions[NH_MAX_SLOTS];
+static region_t regions[NH_MAX_SLOTS + 1];
+static int large_slot;
 region_map_t region_map;
 
 static uintptr_t align_up(uintptr_t v, size_t a) {
@@ -42,8 +43,9 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     size_t size = c->region_size;
     void *base = NULL;
     /* Halve until the address space (or RLIMIT_AS) takes it. */
+    /* one more slice after the node regions: the large region */
     for (; size >= MIN_REGION_SIZE; size >>= 1)
-        if ((base = os_hooks.reserve(size * (size_t)nslots, !c->explicit_commit))) break;
+        if ((base = os_hooks.reserve(size * (size_t)(nslots + 1), !c->explicit_commit))) break;
     if (!base) return ENOMEM;
     region_map.base = (uintptr_t)base;
     region_map.shift = (unsigned)__builtin_ctzl(size);
@@ -60,8 +62,22 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
             log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
                         r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
     }
-    region_map.size = size * (size_t)nslots; /* last: until now no address is inside */
+    region_t *lr = &regions[nslots];
+    lr->node = NH_NODE_INTERLEAVED;
+    lr->base = region_map.base + (uintptr_t)nslots * size;
+    lr->end = lr->base + size;
+    lr->next = lr->base;
+    lr->explicit_commit = c->explicit_commit;
+    lr->populate = c->strict;
+    lr->spread = true;
+    large_slot = nslots;
+    region_map.slot_node[nslots] = NH_NODE_INTERLEAVED;
+    region_map.size = size * (size_t)(nslots + 1); /* last: until now no address is inside */
     return 0;
+}
+
+region_t *region_large(void) {
+    return &regions[large_slot];
 }
 
 region_t *region_of_node(int node) {

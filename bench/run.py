@@ -36,7 +36,9 @@ def run_once(bench, preload, flt, min_time):
                "--benchmark_out_format=json", "--benchmark_format=console"]
         if flt:
             cmd.append(f"--benchmark_filter={flt}")
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+        r = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            sys.exit(f"{' '.join(cmd)} failed ({r.returncode}) with LD_PRELOAD={preload}:\n{r.stderr}")
         data = json.load(open(out.name))
     return {b["name"]: b["real_time"] for b in data["benchmarks"] if b.get("run_type") == "iteration"}
 

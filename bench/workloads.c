@@ -31,12 +31,12 @@ static void fixed_size(nhb_state *s) {
     }
     nhb_set_items(s, ops);
 }
-NHB_REGISTER(f16, "fixed/16", fixed_size, 1, 1, 16, 0)
-NHB_REGISTER(f64, "fixed/64", fixed_size, 1, 1, 64, 0)
-NHB_REGISTER(f256, "fixed/256", fixed_size, 1, 1, 256, 0)
-NHB_REGISTER(f1k, "fixed/1024", fixed_size, 1, 1, 1024, 0)
-NHB_REGISTER(f4k, "fixed/4096", fixed_size, 1, 1, 4096, 0)
-NHB_REGISTER(f32k, "fixed/32768", fixed_size, 1, 1, 32768, 0)
+NHB_REGISTER(f16, "fixed", fixed_size, 1, 1, 16, 0)
+NHB_REGISTER(f64, "fixed", fixed_size, 1, 1, 64, 0)
+NHB_REGISTER(f256, "fixed", fixed_size, 1, 1, 256, 0)
+NHB_REGISTER(f1k, "fixed", fixed_size, 1, 1, 1024, 0)
+NHB_REGISTER(f4k, "fixed", fixed_size, 1, 1, 4096, 0)
+NHB_REGISTER(f32k, "fixed", fixed_size, 1, 1, 32768, 0)
 
 /* Random sizes 8..max with a live set of SLOTS objects: each op frees a random slot and puts
  * a new object there, touching its first bytes. */
@@ -59,10 +59,10 @@ static void mixed(nhb_state *s) {
     free(slots);
     nhb_set_items(s, ops);
 }
-NHB_REGISTER(mixed1, "mixed/small", mixed, 1, 1, 1024, 0)
-NHB_REGISTER(mixed2, "mixed/small", mixed, 2, 1, 1024, 0)
-NHB_REGISTER(mixedm1, "mixed/medium", mixed, 1, 1, 32768, 0)
-NHB_REGISTER(mixedm2, "mixed/medium", mixed, 2, 1, 32768, 0)
+NHB_REGISTER(mixed1, "mixed", mixed, 1, 1, 1024, 0)
+NHB_REGISTER(mixed2, "mixed", mixed, 2, 1, 1024, 0)
+NHB_REGISTER(mixedm1, "mixed", mixed, 1, 1, 32768, 0)
+NHB_REGISTER(mixedm2, "mixed", mixed, 2, 1, 32768, 0)
 
 static void realloc_growth(nhb_state *s) {
     int64_t ops = 0;

@@ -194,7 +194,9 @@ NH_API void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node);
  * call (by weight). */
 NH_API void *nh_malloc_policy(size_t size, const struct nh_policy *policy);
 NH_API void nh_free(void *p);
-/* Home node of the arena p came from; -1 if p is not numaheap's. */
+/* Home node of the arena p came from; -1 if p is not numaheap's; NH_NODE_INTERLEAVED for a
+ * large object spread over nodes (NUMAHEAP_LARGE_THRESHOLD and up). */
+#define NH_NODE_INTERLEAVED (-2)
 NH_API int nh_node_of(const void *p);
 /* Where the pages of [p, p+len) are now, asked of the kernel (move_pages): nodes[i] is the
  * node of the i-th page, or a negative errno (-ENOENT: not yet touched). Returns the number of
@@ -218,6 +220,7 @@ typedef struct nh_node_stats {
     uint64_t bind_errno; /* non-zero: the kernel refused to bind the region (first touch) */
     uint64_t commit_failures;
 } nh_stats_t;
+/* node may be NH_NODE_INTERLEAVED for the large objects. */
 NH_API int nh_stats(int node, nh_stats_t *out);
 
 #ifdef __cplusplus

@@ -1,0 +1,65 @@
+/* Large objects (NUMAHEAP_LARGE_THRESHOLD and up) are spread over nodes instead of living on
+ * one: they come from a dedicated region (the slice after the node regions) whose spans are
+ * bound, as they are handed out, by the large policy: MPOL_INTERLEAVE; MPOL_WEIGHTED_INTERLEAVE
+ * where the kernel has it and the weights are the kernel's; otherwise a userspace weighted
+ * stripe, runs of STRIPE_UNIT * weight bytes bound to each node in turn. */
+#include "alloc_internal.h"
+
+#include <errno.h>
+#include <numaif.h>
+
+/* Big enough that a 64 MiB object needs a handful of mbind calls (and VMAs), small enough that
+ * weights still show at that size. */
+#define STRIPE_UNIT (2ul << 20)
+
+static nh_policy_t large_policy;
+static bool use_stripe;
+
+int large_init(const config_t *c) {
+    large_policy = c->large_policy;
+    if (large_policy.mode != NH_MPOL_WEIGHTED_INTERLEAVE) return 0;
+    nh_error_t err;
+    int mode_flags;
+    /* the kernel cannot express these weights, or has no weighted interleave at all */
+    use_stripe = kernel_policy_args(&large_policy, &mode_flags, &err) != 0;
+    return 0;
+}
+
+void large_stripe_plan(size_t size, const nh_policy_t *p, size_t unit,
+                       void (*emit)(size_t off, size_t len, int node, void *arg), void *arg) {
+    size_t off = 0;
+    while (off < size) {
+        for (int n = mask_next(&p->nodes, 0); n >= 0 && off < size;
+             n = mask_next(&p->nodes, n + 1)) {
+            size_t len = unit * (p->weights[n] ? p->weights[n] : 1);
+            if (len > size - off) len = size - off;
+            emit(off, len, n, arg);
+            off += len;
+        }
+    }
+}
+
+struct stripe_ctx {
+    char *base;
+    int err;
+};
+
+static void bind_run(size_t off, size_t len, int node, void *arg) {
+    struct stripe_ctx *c = arg;
+    nh_nodemask_t one;
+    mask_zero(&one);
+    nh_nodemask_set(&one, node);
+    int e = os_hooks.bind(c->base + off, len, MPOL_BIND, &one);
+    if (e && !c->err) c->err = e;
+}
+
+int large_bind(void *addr, size_t size) {
+    if (use_stripe) {
+        struct stripe_ctx c = {addr, 0};
+        large_stripe_plan(size, &large_policy, STRIPE_UNIT, bind_run, &c);
+        return c.err;
+    }
+    int mode = large_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE ? NH_MPOL_WEIGHTED_INTERLEAVE
+                                                                : MPOL_INTERLEAVE;
+    return os_hooks.bind(addr, size, mode, &large_policy.nodes);
+}
