@@ -125,10 +125,10 @@ NH_HIDDEN int engine_large_stats(nh_stats_t *out);
 typedef struct thread_state {
     uintptr_t home_base; /* the home region [home_base, home_base + home_size): free's fast test */
     size_t home_size;
-    int home;           /* node whose arena the thread is attached to, -1 before routing */
-    int bound;          /* nh_thread_bind node, -1 when automatic */
-    unsigned countdown; /* allocations until the next getcpu check */
-    unsigned strikes;   /* consecutive checks that saw another node */
+    int home;         /* node whose arena the thread is attached to, -1 before routing */
+    int bound;        /* nh_thread_bind node, -1 when automatic */
+    ptrdiff_t budget; /* bytes to allocate before the next routing check (see route_charge) */
+    unsigned strikes; /* consecutive checks that saw another node */
     unsigned tcache[NH_MAX_SLOTS]; /* explicit jemalloc tcache id + 1 per node slot, 0 = none */
     int last_errno;                /* errno from a failed commit, for strict-mode reporting */
     int arena_slot;                /* slot + 1 of the attached arena, 0 = none */
@@ -143,11 +143,16 @@ NH_HIDDEN int route_unbind(void);
 NH_HIDDEN int route_current_node(void);
 /* Node of the CPU this thread runs on now (rseq-backed getcpu). */
 NH_HIDDEN int route_cpu_node(void);
-#define ROUTE_CHECK_INTERVAL 64
+/* Bytes a thread allocates between routing checks: small enough that a moved thread follows
+ * within microseconds of allocation work, large enough that getcpu is not on the fast path. */
+#define ROUTE_CHECK_BYTES (64 * 1024)
 
-static inline void route_tick(void) {
+/* The one fast-path test of malloc: charge size to the thread's budget; negative means a
+ * routing check is due, or the object is large (the budget is always reset below the large
+ * threshold, so a large request always overdraws it). */
+static inline bool route_charge(size_t size) {
     thread_state_t *ts = &nh_tls;
-    if (NH_UNLIKELY(ts->countdown-- == 0)) route_slow(ts);
+    return NH_UNLIKELY((ts->budget -= (ptrdiff_t)size) < 0);
 }
 
 /* ---- heap.c: global state, initialisation, slots --------------------------------------- */

@@ -73,7 +73,7 @@ bool heap_init(void) {
     bool ok = init_once();
     initializing = false;
     __atomic_store_n(&heap_state, ok ? HEAP_READY : HEAP_FAILED, __ATOMIC_RELEASE);
-    nh_tls.countdown = 0; /* route this thread on its next allocation */
+    nh_tls.budget = 0; /* route this thread on its next allocation */
     return ok;
 }
 

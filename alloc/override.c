@@ -24,34 +24,22 @@ static void *fix_errno(void *p) {
     return p;
 }
 
-/* countdown wrapped: time for a routing check */
-static void maybe_route(thread_state_t *ts) {
-    if (ts->countdown == UINT32_MAX) route_slow(ts);
-}
-
 __attribute__((noinline)) static void *malloc_slow(size_t size) {
-    thread_state_t *ts = &nh_tls;
-    maybe_route(ts);
+    route_slow(&nh_tls);
     if (size >= heap_large_threshold) return engine_malloc_large(size, 0, false);
     return fix_errno(engine_malloc_fast(size));
 }
 
 __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size) {
-    thread_state_t *ts = &nh_tls;
-    maybe_route(ts);
+    route_slow(&nh_tls);
     size_t total;
     if (!__builtin_mul_overflow(n, size, &total) && total >= heap_large_threshold)
         return engine_malloc_large(total, 0, true);
     return fix_errno(engine_calloc_fast(n, size));
 }
 
-static inline bool take_slow_path(size_t size) {
-    /* one branch for both: a routing check is due, or the object is large */
-    return NH_UNLIKELY((nh_tls.countdown-- == 0) | (size >= heap_large_threshold));
-}
-
 NH_EXPORT void *malloc(size_t size) {
-    if (take_slow_path(size)) return malloc_slow(size);
+    if (route_charge(size)) return malloc_slow(size);
     return engine_malloc_fast(size); /* a tail call: jemalloc sets errno itself */
 }
 
@@ -67,7 +55,7 @@ NH_EXPORT void free(void *p) {
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
     size_t total;
-    if (take_slow_path(__builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total))
+    if (route_charge(__builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total))
         return calloc_slow(n, size); /* overflow ends there too: jemalloc's ENOMEM */
     return engine_calloc_fast(n, size);
 }
@@ -78,7 +66,7 @@ NH_EXPORT void *realloc(void *p, size_t size) {
         free(p);
         return NULL;
     }
-    route_tick();
+    if (route_charge(size)) route_slow(&nh_tls);
     int node = region_node_of(p);
     void *q = node == NH_NODE_INTERLEAVED || size >= heap_large_threshold
                   ? engine_realloc_large(p, size)
@@ -95,7 +83,7 @@ NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 NH_EXPORT void *aligned_alloc(size_t align, size_t size) {
     if (bad_alignment(align)) return errno = EINVAL, NULL;
-    route_tick();
+    if (route_charge(size)) route_slow(&nh_tls);
     void *p = size >= heap_large_threshold ? engine_malloc_large(size, align, false)
                                            : engine_aligned(align, size ? size : 1);
     return fix_errno(p);

@@ -1,5 +1,5 @@
 /* Routing: which node's arena serves the calling thread. A thread starts on the node it runs on
- * (or the only node its CPU affinity covers); every ROUTE_CHECK_INTERVAL allocations it asks
+ * (or the only node its CPU affinity covers); every ROUTE_CHECK_BYTES of allocation it asks
  * getcpu (glibc reads it from rseq: no system call) where it runs, and after
  * reroute_checks consecutive sightings elsewhere it moves, so a brief migration does not
  * flush its cache. Non-local policies map the CPU's node to a node of the policy. */
@@ -112,7 +112,9 @@ static void attach(thread_state_t *ts, int node) {
 }
 
 void route_slow(thread_state_t *ts) {
-    ts->countdown = heap_check_every_call ? 0 : ROUTE_CHECK_INTERVAL;
+    size_t b =
+        heap_large_threshold - 1 < ROUTE_CHECK_BYTES ? heap_large_threshold - 1 : ROUTE_CHECK_BYTES;
+    ts->budget = heap_check_every_call ? 0 : (ptrdiff_t)b;
     if (!heap_ready()) return;
     if (ts->bound >= 0) {
         if (ts->home != ts->bound) attach(ts, ts->bound);
