@@ -9,14 +9,30 @@ struct nhb_state {
 };
 
 extern "C" {
-bool nhb_keep_running(nhb_state *s) { return s->st->KeepRunning(); }
-int64_t nhb_arg(nhb_state *s, int i) { return s->st->range(i); }
-int nhb_thread_index(nhb_state *s) { return s->st->thread_index(); }
-int nhb_threads(nhb_state *s) { return s->st->threads(); }
-void nhb_set_items(nhb_state *s, int64_t items) { s->st->SetItemsProcessed(items); }
-void nhb_counter(nhb_state *s, const char *name, double v) { s->st->counters[name] = v; }
-void nhb_pause(nhb_state *s) { s->st->PauseTiming(); }
-void nhb_resume(nhb_state *s) { s->st->ResumeTiming(); }
+bool nhb_keep_running(nhb_state *s) {
+    return s->st->KeepRunning();
+}
+int64_t nhb_arg(nhb_state *s, int i) {
+    return s->st->range(i);
+}
+int nhb_thread_index(nhb_state *s) {
+    return s->st->thread_index();
+}
+int nhb_threads(nhb_state *s) {
+    return s->st->threads();
+}
+void nhb_set_items(nhb_state *s, int64_t items) {
+    s->st->SetItemsProcessed(items);
+}
+void nhb_counter(nhb_state *s, const char *name, double v) {
+    s->st->counters[name] = v;
+}
+void nhb_pause(nhb_state *s) {
+    s->st->PauseTiming();
+}
+void nhb_resume(nhb_state *s) {
+    s->st->ResumeTiming();
+}
 
 void nhb_register(const char *name, nhb_fn fn, int threads, int nargs, int64_t a0, int64_t a1) {
     auto *b = benchmark::RegisterBenchmark(name, [fn](benchmark::State &st) {

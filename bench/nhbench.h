@@ -26,7 +26,9 @@ void nhb_resume(nhb_state *s);
 void nhb_register(const char *name, nhb_fn fn, int threads, int nargs, int64_t a0, int64_t a1);
 
 #define NHB_REGISTER(id, ...)                                                                      \
-    __attribute__((constructor)) static void nhb_reg_##id(void) { nhb_register(__VA_ARGS__); }
+    __attribute__((constructor)) static void nhb_reg_##id(void) {                                  \
+        nhb_register(__VA_ARGS__);                                                                 \
+    }
 
 #ifdef __cplusplus
 }

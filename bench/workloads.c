@@ -26,7 +26,8 @@ static void fixed_size(nhb_state *s) {
             keep[i] = malloc(size);
             *(volatile char *)keep[i] = 1;
         }
-        for (int i = 0; i < BATCH; i++) free(keep[i]);
+        for (int i = 0; i < BATCH; i++)
+            free(keep[i]);
         ops += BATCH;
     }
     nhb_set_items(s, ops);
@@ -55,7 +56,8 @@ static void mixed(nhb_state *s) {
         }
         ops += BATCH;
     }
-    for (int k = 0; k < SLOTS; k++) free(slots[k]);
+    for (int k = 0; k < SLOTS; k++)
+        free(slots[k]);
     free(slots);
     nhb_set_items(s, ops);
 }
@@ -93,13 +95,15 @@ static void cross_thread(nhb_state *s) {
     while (nhb_keep_running(s)) {
         for (int i = 0; i < BATCH; i++) {
             if (me == 0) {
-                while (head - tail >= RING) __builtin_ia32_pause();
+                while (head - tail >= RING)
+                    __builtin_ia32_pause();
                 void *p = malloc(16 + xorshift(&rng) % 512);
                 *(volatile char *)p = 1;
                 ring[head % RING] = p;
                 __atomic_fetch_add(&head, 1, __ATOMIC_RELEASE);
             } else {
-                while (__atomic_load_n(&head, __ATOMIC_ACQUIRE) == tail) __builtin_ia32_pause();
+                while (__atomic_load_n(&head, __ATOMIC_ACQUIRE) == tail)
+                    __builtin_ia32_pause();
                 free(ring[tail % RING]);
                 __atomic_fetch_add(&tail, 1, __ATOMIC_RELEASE);
             }
@@ -107,7 +111,8 @@ static void cross_thread(nhb_state *s) {
         ops += BATCH;
     }
     if (me == 1) /* drain what the producer left */
-        while (__atomic_load_n(&head, __ATOMIC_ACQUIRE) != tail) free(ring[tail++ % RING]);
+        while (__atomic_load_n(&head, __ATOMIC_ACQUIRE) != tail)
+            free(ring[tail++ % RING]);
     nhb_set_items(s, ops);
 }
 NHB_REGISTER(xthread, "cross-thread/free", cross_thread, 2, 0, 0, 0)
@@ -118,7 +123,8 @@ static void large(nhb_state *s) {
     while (nhb_keep_running(s)) {
         size_t size = (1u << 20) + xorshift(&rng) % (63u << 20);
         char *p = malloc(size);
-        for (size_t i = 0; i < size; i += 65536) p[i] = 1; /* touch one page in 16 */
+        for (size_t i = 0; i < size; i += 65536)
+            p[i] = 1; /* touch one page in 16 */
         free(p);
         ops++;
     }
