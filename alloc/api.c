@@ -103,6 +103,13 @@ int nh_thread_unbind(void) {
     return -route_unbind();
 }
 
+int nh_heap_policy(nh_policy_t *small, nh_policy_t *large) {
+    if (!heap_ready()) return errno = EAGAIN, -EAGAIN;
+    if (small) *small = heap_config.policy;
+    if (large) *large = heap_config.large_policy;
+    return 0;
+}
+
 int nh_current_node(void) {
     return heap_ready() ? route_current_node() : -1;
 }

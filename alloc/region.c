@@ -7,9 +7,13 @@
  * MAP_NORESERVE, so a span is usable as soon as it is handed out and the kernel places pages
  * on first touch by the region's policy. Explicit (vm.overcommit_memory=2, strict mode, or
  * NUMAHEAP_EXPLICIT_COMMIT=1): the reservation is PROT_NONE, which costs no commit charge, and
- * pieces are made writable as jemalloc commits them; strict mode also populates them so an
- * exhausted bound node is an ENOMEM here rather than an OOM kill later. mprotect keeps the
- * VMA's mbind policy, so binding once covers every later commit. */
+ * pieces are made writable as jemalloc commits them. mprotect keeps the VMA's mbind policy, so
+ * binding once covers every later commit.
+ *
+ * Strict mode: every commit is populated and then verified page by page with move_pages; a
+ * commit with any page off its node is undone and fails with ENOMEM. The region is bound
+ * MPOL_PREFERRED, not MPOL_BIND: the lab showed (6.1, 6.12) that populating an exhausted
+ * MPOL_BIND node ends in the OOM killer's SIGKILL, not in an error we could return. */
 #include "alloc_internal.h"
 
 #include <errno.h>
@@ -30,9 +34,10 @@ static int bind_region(region_t *r, bool strict) {
     nh_nodemask_t one;
     mask_zero(&one);
     nh_nodemask_set(&one, r->node);
-    /* preferred falls back to other nodes when this one is full; bind never does */
-    return os_hooks.bind((void *)r->base, r->end - r->base, strict ? MPOL_BIND : MPOL_PREFERRED,
-                         &one);
+    /* preferred falls back to other nodes when this one is full; strict mode catches that in
+     * region_commit rather than binding (see the top of this file) */
+    (void)strict;
+    return os_hooks.bind((void *)r->base, r->end - r->base, MPOL_PREFERRED, &one);
 }
 
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
@@ -105,6 +110,22 @@ void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool
     return (void *)addr;
 }
 
+/* Strict mode: all of [addr, addr+size) on r's node, as the kernel reports it. */
+static bool all_on_node(const region_t *r, char *addr, size_t size) {
+    enum { BATCH = 512 };
+    void *pages[BATCH];
+    int status[BATCH];
+    for (size_t off = 0; off < size;) {
+        unsigned long n = 0;
+        for (; n < BATCH && off < size; n++, off += NH_PAGE)
+            pages[n] = addr + off;
+        if (kernel_move_pages(n, pages, NULL, status, 0)) return false;
+        for (unsigned long i = 0; i < n; i++)
+            if (status[i] != r->node) return false;
+    }
+    return true;
+}
+
 int region_commit(region_t *r, void *addr, size_t size) {
     if (!r->explicit_commit) return 0;
     /* Strict: no unbound memory for objects; arena metadata made during init is let through
@@ -113,8 +134,14 @@ int region_commit(region_t *r, void *addr, size_t size) {
         __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY)
         return r->bind_errno;
     int e = os_hooks.protect(addr, size, true);
-    if (!e && r->populate && (e = os_populate(addr, size)) != 0)
-        os_hooks.protect(addr, size, false);
+    if (!e && r->populate) {
+        e = os_populate(addr, size);
+        if (!e && !r->spread && !r->bind_errno && !all_on_node(r, addr, size)) e = ENOMEM;
+        if (e) { /* undo: nothing of a failed commit stays resident or charged */
+            os_hooks.advise(addr, size, MADV_DONTNEED);
+            os_hooks.protect(addr, size, false);
+        }
+    }
     if (e) {
         __atomic_fetch_add(&r->commit_failures, 1, __ATOMIC_RELAXED);
         return e;

@@ -130,7 +130,8 @@ void route_slow(thread_state_t *ts) {
     int want = cpu_target_now();
     if (want < 0 || want == ts->home) {
         ts->strikes = 0;
-    } else if (++ts->strikes >= reroute_checks) {
+    } else if (++ts->strikes >= reroute_checks || affinity_node() == want) {
+        /* hysteresis is for the scheduler's moves; a thread pinned elsewhere stays there */
         attach(ts, want);
     }
 }

@@ -207,6 +207,9 @@ NH_API int nh_thread_bind(int node);
 NH_API int nh_thread_unbind(void);
 /* The node whose arena serves the calling thread now. */
 NH_API int nh_current_node(void);
+/* The policy numaheap places small objects by (NUMAHEAP_POLICY, else the inherited one, else
+ * local), and the one it spreads large objects by. */
+NH_API int nh_heap_policy(nh_policy_t *small, nh_policy_t *large);
 
 /* ------------------------------------------------------------------------------------------
  * Statistics

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds numaheap and runs every test: formatting check, unit tests (release, -Werror), the same
-# under ASan+UBSan, and the policy fuzzer for a bounded time.
-# Environment: NH_FUZZ_SECONDS (default 60), NH_JOBS (default: number of CPUs).
+# Builds numaheap and runs every test: formatting check, unit and whole-program tests (release,
+# -Werror), the unit tests under ASan+UBSan, the policy fuzzer for a bounded time, and the NUMA
+# lab (2- and 4-node guests in QEMU).
+# Environment: NH_FUZZ_SECONDS (default 60), NH_LAB=0 skips the lab, NH_JOBS (default: CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --lab
 jobs=${NH_JOBS:-$(nproc)}
 
 echo "== format check"
@@ -36,4 +37,8 @@ mkdir -p "$corpus"
 cp -n fuzz/corpus/* "$corpus"/
 build-fuzz/fuzz/fuzz_policy -max_total_time="${NH_FUZZ_SECONDS:-60}" -print_final_stats=1 \
     "$corpus" 2>&1 | grep -E 'Done|stat::number_of_executed_units|ERROR|crash' 
+if [[ "${NH_LAB:-1}" != 0 ]]; then
+    echo "== NUMA lab: placement on 2- and 4-node kernels, locality against other allocators"
+    NH_LAB_BUILD=build tests/lab/lab.sh
+fi
 echo "all tests passed"
