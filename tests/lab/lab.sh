@@ -5,6 +5,8 @@
 #   tests/lab/lab.sh [T2|T4 ...]      all topologies by default
 #   NH_LAB_BUILD=build                the build tree holding the lab programs (built if missing)
 #   NH_LAB_KEEP=1                     keep the guest root tree (build/lab/root) for inspection
+#   NH_LAB_SHELL=1 tests/lab/lab.sh T4   boot one guest to an interactive shell on this terminal
+#                                     (then: cd /lab && ./lab_placement; poweroff -f to leave)
 #
 # Topologies:
 #   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each
@@ -88,6 +90,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 topo=$(arg nhlab)
+if [ -n "$(arg nhshell)" ]; then
+    echo "numaheap lab $topo: cd /lab && ./lab_placement, ./lab_probe getcpu|where|large; poweroff -f"
+    exec sh
+fi
 echo "LAB-BEGIN $topo kernel=$(uname -r) nodes=$(cat /sys/devices/system/node/online)"
 wi=/sys/kernel/mm/mempolicy/weighted_interleave
 if [ -d $wi ]; then echo 3 > $wi/node0; echo 1 > $wi/node1; fi  # kernel weights 3:1
@@ -117,6 +123,10 @@ boot() { # boot NAME KERNEL QEMU-ARGS... ; the serial log goes to $lab/NAME.log
     shift 2
     local extra=${BOOT_APPEND:-}
     echo "lab: booting $name ($(basename "$(dirname "$kernel")"))"
+    if [[ ${NH_LAB_SHELL:-0} == 1 ]]; then
+        exec qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
+            -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name nhshell=1 $extra" "$@"
+    fi
     local start=$SECONDS
     timeout 300 qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
         -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name $extra" "$@" \
