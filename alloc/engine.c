@@ -19,6 +19,8 @@ void *nhje_rallocx(void *, size_t, int);
 void nhje_dallocx(void *, int);
 size_t nhje_malloc_usable_size(const void *);
 int nhje_mallctl(const char *, void *, size_t *, void *, size_t);
+int nhje_mallctlnametomib(const char *, size_t *, size_t *);
+int nhje_mallctlbymib(const size_t *, size_t, void *, size_t *, void *, size_t);
 
 /* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF. */
 const char *nhje_malloc_conf = "retain:true,background_thread:false";
@@ -38,6 +40,8 @@ static unsigned arena_ind[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE];
 static unsigned narenas[NH_MAX_SLOTS];
 static unsigned arena_threads[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE]; /* attached threads */
 static pthread_key_t exit_key;
+/* Names resolved once: by-name lookups cost more than the rest of a thread's attach. */
+static size_t mib_arena[2], mib_flush[3];
 #define TCACHE_NONE_MARK UINT32_MAX
 
 static region_t *hook_region(extent_hooks_t *h) {
@@ -141,6 +145,10 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
             arena_ind[slot][narenas[slot]++] = ind;
         }
     }
+    size_t n = 2;
+    nhje_mallctlnametomib("thread.arena", mib_arena, &n);
+    n = 3;
+    nhje_mallctlnametomib("thread.tcache.flush", mib_flush, &n);
     large_hooks.hooks = hooks;
     large_hooks.region = region_large();
     extent_hooks_t *hp = &large_hooks.hooks;
@@ -170,9 +178,10 @@ int engine_attach(int node) {
     if (slot < 0) return EINVAL;
     thread_state_t *ts = &nh_tls;
     unsigned i = pick_arena(slot), ind = arena_ind[slot][i];
-    /* Nothing cached from the old node may be handed out once the thread lives elsewhere. */
-    nhje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-    int e = nhje_mallctl("thread.arena", NULL, NULL, &ind, sizeof ind);
+    /* Nothing cached from the old node may be handed out once the thread lives elsewhere. (A
+     * thread never attached has cached no node's objects: its frees bypass the cache.) */
+    if (ts->arena_slot) nhje_mallctlbymib(mib_flush, 3, NULL, NULL, NULL, 0);
+    int e = nhje_mallctlbymib(mib_arena, 2, NULL, NULL, &ind, sizeof ind);
     if (e) return e;
     detach(ts);
     __atomic_fetch_add(&arena_threads[slot][i], 1, __ATOMIC_RELAXED);

@@ -5,8 +5,14 @@ allocator and its ratio to glibc, as a table on stdout, a CSV and (with gnuplot)
 
 usage: bench/run.py --bench build/bench/nh_bench --numaheap build/libnumaheap.so
                     [--rounds 3] [--allocators glibc,jemalloc,numaheap] [--filter REGEX]
-                    [--min-time 0.2] [--csv out.csv] [--png out.png]
+                    [--min-time 0.2] [--csv out.csv] [--png out.png] [--extras]
+
+--extras also measures, from the programs beside the benchmark binary: the node API against
+libnuma and memkind (nh_node_api_bench), peak RSS of the mixed workload per allocator
+(nh_rss_mixed), and instructions per malloc+free pair under callgrind for numaheap and
+jemalloc (nh_fastpath, run with two counts so start-up cancels); then checks the targets.
 """
+import re
 import argparse
 import csv
 import json
@@ -60,6 +66,7 @@ def main():
     ap.add_argument("--min-time", default="0.2")
     ap.add_argument("--csv")
     ap.add_argument("--png")
+    ap.add_argument("--extras", action="store_true")
     a = ap.parse_args()
 
     libs = dict(KNOWN, numaheap=os.path.abspath(a.numaheap))
@@ -114,6 +121,8 @@ def main():
             w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             w.writeheader()
             w.writerows(rows)
+    if a.extras:
+        extras(a, libs, allocs, med, order)
     if a.png and shutil.which("gnuplot") and ratios:
         with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as d:
             d.write("workload " + " ".join(ratios) + "\n")
@@ -127,6 +136,81 @@ def main():
                 f"plot for [i=2:{len(ratios) + 1}] '{d.name}' using i:xtic(1) title columnhead")
         subprocess.run(["gnuplot", "-e", plot], check=True)
         os.unlink(d.name)
+
+
+def env_with(preload):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    return env
+
+
+def callgrind_per_pair(prog, preload):
+    counts = []
+    for n in (200000, 400000):
+        r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                            prog, str(n)], env=env_with(preload), capture_output=True, text=True)
+        m = re.search(r"Collected : (\d+)", r.stderr)
+        if not m:
+            return None
+        counts.append(int(m.group(1)))
+    return (counts[1] - counts[0]) / 200000
+
+
+def extras(a, libs, allocs, med, order):
+    bindir = os.path.dirname(os.path.abspath(a.bench))
+    print("\n-- explicit node API, 64-byte objects on node 0 (ns per alloc+free pair, median)")
+    node = {}
+    for r in range(a.rounds):
+        print(f"[node api round {r + 1}/{a.rounds}]", file=sys.stderr, flush=True)
+        for name, t in run_once(os.path.join(bindir, "nh_node_api_bench"), None, "", a.min_time).items():
+            node.setdefault(name.split("/")[1], []).append(t / 256)
+    nm = {k: statistics.median(v) for k, v in node.items()}
+    for k, v in nm.items():
+        print(f"  {k:<22}{v:>12.1f} ns   {v / nm['nh_malloc_onnode']:>8.1f}x numaheap")
+
+    print("\n-- peak RSS, mixed workload (2 threads, 50 000 live objects of 16 B-4 KiB each, MiB)")
+    rss = {}
+    for r in range(a.rounds):
+        print(f"[rss round {r + 1}/{a.rounds}]", file=sys.stderr, flush=True)
+        for name in allocs:
+            out = subprocess.run([os.path.join(bindir, "nh_rss_mixed")], env=env_with(libs[name]),
+                                 capture_output=True, text=True, check=True).stdout
+            rss.setdefault(name, []).append(int(out.split()[1]) / 1024)
+    rm = {k: statistics.median(v) for k, v in rss.items()}
+    for k in allocs:
+        extra = f"   {rm[k] / rm['jemalloc']:.2f}x jemalloc" if "jemalloc" in rm else ""
+        print(f"  {k:<22}{rm[k]:>10.1f} MiB{extra}")
+
+    ipp = {}
+    if shutil.which("valgrind"):
+        print("\n-- instructions per malloc(64)+free pair, callgrind (loop included)")
+        for name in ("jemalloc", "numaheap"):
+            ipp[name] = callgrind_per_pair(os.path.join(bindir, "nh_fastpath"), libs[name])
+            print(f"  {name:<22}{ipp[name]:>10.1f}")
+
+    print("\n-- targets")
+    def check(label, ok, detail):
+        print(f"  [{'met' if ok else 'MISSED'}] {label}: {detail}")
+    if "jemalloc" in allocs:
+        worst = max(order, key=lambda b: med[("numaheap", b)] / med[("jemalloc", b)])
+        w = med[("numaheap", worst)] / med[("jemalloc", worst)]
+        check("every workload <= 1.05x jemalloc", w <= 1.05, f"worst {short(worst)} {w:.2f}x")
+    mt = [b for b in order if "threads:1" not in b]
+    if "glibc" in allocs and mt:
+        worst = max(mt, key=lambda b: med[("numaheap", b)] / med[("glibc", b)])
+        w = med[("numaheap", worst)] / med[("glibc", worst)]
+        check("multi-threaded workloads <= 0.7x glibc", w <= 0.7, f"worst {short(worst)} {w:.2f}x")
+    if "jemalloc" in rm:
+        v = rm["numaheap"] / rm["jemalloc"]
+        check("peak RSS <= 1.1x jemalloc", v <= 1.1, f"{v:.2f}x")
+    if ipp.get("jemalloc"):
+        v = ipp["numaheap"] / ipp["jemalloc"]
+        check("fast-path instructions <= jemalloc + 10%", v <= 1.10,
+              f"{ipp['numaheap']:.1f} vs {ipp['jemalloc']:.1f} ({(v - 1) * 100:+.1f}%)")
+    v = nm["numa_alloc_onnode"] / nm["nh_malloc_onnode"]
+    check("node API >= 50x numa_alloc_onnode", v >= 50, f"{v:.0f}x")
 
 
 if __name__ == "__main__":

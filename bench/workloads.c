@@ -131,3 +131,82 @@ static void large(nhb_state *s) {
     nhb_set_items(s, ops);
 }
 NHB_REGISTER(large1, "large/1-64MiB", large, 1, 0, 0, 0)
+
+/* Larson-like server pattern: each thread owns a set of slots of random-size objects and
+ * replaces a random one per operation; after every batch it trades its set for the oldest one
+ * in a shared queue, so objects are freed by threads other than their allocators, as in a
+ * server handing requests on. Sets are taken and returned through the queue, so ownership
+ * stays exclusive across google-benchmark's repeated runs. */
+#define LARSON_SLOTS 1000
+#define LARSON_SETS  9
+static void *larson_sets[LARSON_SETS][LARSON_SLOTS];
+static void **larson_queue[LARSON_SETS];
+static int larson_head, larson_count = -1;
+static pthread_mutex_t larson_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void **larson_trade(void **mine) {
+    pthread_mutex_lock(&larson_lock);
+    if (larson_count < 0) { /* first use: every set is in the queue */
+        for (int i = 0; i < LARSON_SETS; i++)
+            larson_queue[i] = larson_sets[i];
+        larson_count = LARSON_SETS;
+    }
+    if (mine) larson_queue[(larson_head + larson_count++) % LARSON_SETS] = mine;
+    void **next = larson_queue[larson_head];
+    larson_head = (larson_head + 1) % LARSON_SETS;
+    larson_count--;
+    pthread_mutex_unlock(&larson_lock);
+    return next;
+}
+
+static void larson_return(void **mine) {
+    pthread_mutex_lock(&larson_lock);
+    larson_queue[(larson_head + larson_count++) % LARSON_SETS] = mine;
+    pthread_mutex_unlock(&larson_lock);
+}
+
+static void larson(nhb_state *s) {
+    int me = nhb_thread_index(s);
+    void **slots = larson_trade(NULL);
+    uint64_t rng = 0x1234567ull * (uint64_t)(me + 1);
+    int64_t ops = 0;
+    while (nhb_keep_running(s)) {
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t r = xorshift(&rng);
+            int k = (int)(r % LARSON_SLOTS);
+            free(slots[k]);
+            slots[k] = malloc(16 + (r >> 32) % 1024);
+            *(volatile char *)slots[k] = 1;
+        }
+        slots = larson_trade(slots);
+        ops += BATCH;
+    }
+    larson_return(slots);
+    nhb_set_items(s, ops);
+}
+NHB_REGISTER(larson2, "larson", larson, 2, 0, 0, 0)
+
+/* Many short-lived threads: each creates a thread that allocates and frees a small working
+ * set and exits; measures thread start/exit cost in the allocator (caches, arena attach). */
+static void *churn_body(void *arg) {
+    void *v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = malloc(32 + (size_t)i * 16);
+    for (int i = 0; i < 64; i++)
+        free(v[i]);
+    return arg;
+}
+
+static void thread_churn(nhb_state *s) {
+    int64_t ops = 0;
+    while (nhb_keep_running(s)) {
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, churn_body, NULL);
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+        ops += 4;
+    }
+    nhb_set_items(s, ops);
+}
+NHB_REGISTER(churn, "thread-churn", thread_churn, 2, 0, 0, 0)
