@@ -10,6 +10,10 @@
 #include <stdlib.h>
 
 #define NH_EXPORT __attribute__((visibility("default")))
+/* realloc and the aligned calls count towards the routing check as one small allocation: their
+ * sizes say nothing about how often the thread should look (realloc growth would check on
+ * every step), and they test for large objects explicitly. */
+#define ROUTE_NOMINAL_CHARGE 64
 
 static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
@@ -66,7 +70,7 @@ NH_EXPORT void *realloc(void *p, size_t size) {
         free(p);
         return NULL;
     }
-    if (route_charge(size)) route_slow(&nh_tls);
+    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
     int node = region_node_of(p);
     void *q = node == NH_NODE_INTERLEAVED || size >= heap_large_threshold
                   ? engine_realloc_large(p, size)
@@ -83,7 +87,7 @@ NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 NH_EXPORT void *aligned_alloc(size_t align, size_t size) {
     if (bad_alignment(align)) return errno = EINVAL, NULL;
-    if (route_charge(size)) route_slow(&nh_tls);
+    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
     void *p = size >= heap_large_threshold ? engine_malloc_large(size, align, false)
                                            : engine_aligned(align, size ? size : 1);
     return fix_errno(p);
