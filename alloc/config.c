@@ -180,7 +180,7 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
         if (!st) {
             char name[64];
             fmt_buf(name, nlen < sizeof name ? nlen + 1 : sizeof name, "%s", e);
-            log_warn("numaheap: warning: unknown setting %s ignored\n", name);
+            log_warn("numaheap: warning: %s='%s' ignored (no such setting)\n", name, shown);
             continue;
         }
         nh_error_t err = {0};

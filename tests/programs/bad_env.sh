@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Every NUMAHEAP_* setting fed bad values (empty, garbage, out of range, overlong, nonexistent
+# node): the program runs normally, with the defaults, and stderr has exactly one warning line
+# that names the variable and shows the value. Then secure execution (a setgid copy): every
+# setting ignored, silently. usage: bad_env.sh CONFIG_PROBE
+set -uo pipefail
+probe=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+baseline=$(env -u NUMAHEAP_POLICY "$probe" 2>"$work/err0") || { echo "baseline failed"; exit 1; }
+[[ -s $work/err0 ]] && { echo "baseline wrote to stderr:"; cat "$work/err0"; exit 1; }
+long=$(head -c 5000 /dev/zero | tr '\0' 7)
+
+check() { # check VAR VALUE
+    local out rc lines
+    out=$(env "$1=$2" "$probe" 2>"$work/err")
+    rc=$?
+    lines=$(wc -l <"$work/err")
+    local shown=${2:0:20}
+    if [[ $rc -ne 0 || "$out" != "$baseline" || $lines -ne 1 ]] ||
+        ! grep -q "^numaheap: warning: $1='" "$work/err" || ! grep -qF -- "$shown" "$work/err"; then
+        echo "FAIL $1='${2:0:40}': rc=$rc lines=$lines out='$out'"
+        cat "$work/err"
+        fail=1
+    fi
+}
+
+for v in NUMAHEAP_STRICT NUMAHEAP_STATS NUMAHEAP_VERBOSE NUMAHEAP_EXPLICIT_COMMIT; do
+    for x in "" garbage 2 -1 "$long"; do check $v "$x"; done
+done
+for x in "" garbage 65 -1 99999999999999999999 "$long" 4x; do check NUMAHEAP_ARENAS_PER_NODE "$x"; done
+for x in "" garbage 0 -1 1000 4095 2T 99999999999999999999K "$long" 12Q; do
+    check NUMAHEAP_LARGE_THRESHOLD "$x"
+done
+for x in "" garbage 512M 3G 32T "$long"; do check NUMAHEAP_REGION_SIZE "$x"; done
+for x in "" garbage 0 1001 -4 "$long"; do check NUMAHEAP_REROUTE_CHECKS "$x"; done
+for x in "" garbage bind: bind:7 bind:0-9 interleave:1023 bind:0/static/relative local:0 \
+    preferred/static "bind:99999999999999" "$long"; do
+    check NUMAHEAP_POLICY "$x"
+done
+for x in "" garbage bind:0 local interleave:7 weighted:0=0 weighted:0=300 "$long"; do
+    check NUMAHEAP_LARGE_POLICY "$x"
+done
+check NUMAHEAP_NO_SUCH_SETTING 1
+# several bad settings at once: one line each
+out=$(env NUMAHEAP_STRICT=x NUMAHEAP_POLICY=bind:7 NUMAHEAP_STATS=maybe "$probe" 2>"$work/err")
+if [[ "$out" != "$baseline" || $(wc -l <"$work/err") -ne 3 ]]; then
+    echo "FAIL combined: $(cat "$work/err")"
+    fail=1
+fi
+
+# Secure execution: a setgid copy (egid != rgid gives AT_SECURE) ignores every setting.
+cp "$probe" "$work/secure_probe"
+chgrp nogroup "$work/secure_probe" && chmod g+s "$work/secure_probe"
+out=$(env NUMAHEAP_POLICY=bind:7 NUMAHEAP_STATS=1 NUMAHEAP_VERBOSE=1 NUMAHEAP_ARENAS_PER_NODE=1 \
+    NUMAHEAP_LARGE_THRESHOLD=4K "$work/secure_probe" 2>"$work/err")
+if [[ $? -ne 0 || "$out" != "$baseline" || -s $work/err ]]; then
+    echo "FAIL secure execution: out='$out' err='$(cat "$work/err")'"
+    fail=1
+fi
+# ...while the same settings do act on the ordinary copy
+out=$(env NUMAHEAP_ARENAS_PER_NODE=1 NUMAHEAP_LARGE_THRESHOLD=4K "$probe" 2>/dev/null)
+[[ "$out" == *"arenas=1 "* && "$out" == *"large32M=1"* ]] || { echo "FAIL settings not applied: $out"; fail=1; }
+
+[[ $fail -eq 0 ]] && echo "bad settings: every case one warning, defaults kept; secure mode ignores all"
+exit $fail
