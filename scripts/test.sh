@@ -28,6 +28,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNH_SANITIZE=ON -DNH_WERROR=O
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j1)
 
+echo "== UBSan build: the allocator itself (unit and whole-program suites, numaheap as malloc)"
+cmake -S . -B build-ubsan -DCMAKE_BUILD_TYPE=Debug -DNH_UBSAN=ON -DNH_WERROR=ON -DNH_BENCH=OFF >/dev/null
+cmake --build build-ubsan -j"$jobs"
+(cd build-ubsan && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j1 -E 'real_world')
+
 echo "== fuzz policy and node-list parsers (${NH_FUZZ_SECONDS:-60} s)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DNH_FUZZ=ON \
       -DNH_TESTS=OFF -DNH_BENCH=OFF >/dev/null
