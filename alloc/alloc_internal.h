@@ -133,6 +133,7 @@ typedef struct thread_state {
     int last_errno;                /* errno from a failed commit, for strict-mode reporting */
     int arena_slot;                /* slot + 1 of the attached arena, 0 = none */
     unsigned arena_idx;            /* the arena's index within its node */
+    unsigned seq; /* per-thread number for spreading node-API arenas, 0 = unassigned */
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));

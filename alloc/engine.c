@@ -217,20 +217,14 @@ static int node_tcache_flags(thread_state_t *ts, int slot) {
     return tc == TCACHE_NONE_MARK ? MALLOCX_TCACHE_NONE : MALLOCX_TCACHE(tc - 1);
 }
 
-static int node_flags(thread_state_t *ts, int slot) {
-    unsigned n = narenas[slot];
-    unsigned a = arena_ind[slot][n > 1 ? ((uintptr_t)ts >> 6) % n : 0];
-    return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
-}
+static unsigned thread_seq;
 
-void *engine_aligned(size_t align, size_t size) {
-    return nhje_aligned_alloc(align, size);
-}
-void *engine_realloc(void *p, size_t size) {
-    return nhje_realloc(p, size);
-}
-size_t engine_usable_size(const void *p) {
-    return nhje_malloc_usable_size(p);
+/* The arena of a node this thread uses through the node API: spread by a per-thread sequence
+ * number (TLS addresses are all alike modulo small numbers, so they cannot spread threads). */
+static int node_flags(thread_state_t *ts, int slot) {
+    if (NH_UNLIKELY(!ts->seq)) ts->seq = __atomic_add_fetch(&thread_seq, 1, __ATOMIC_RELAXED);
+    unsigned a = arena_ind[slot][ts->seq % narenas[slot]];
+    return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
 }
 
 void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {

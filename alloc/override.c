@@ -48,13 +48,7 @@ NH_EXPORT void *malloc(size_t size) {
 }
 
 NH_EXPORT void free(void *p) {
-    thread_state_t *ts = &nh_tls;
-    if (NH_LIKELY((uintptr_t)p - ts->home_base < ts->home_size)) {
-        engine_free_fast(p); /* ours, from this thread's node: into its cache */
-    } else if (p) {
-        /* other nodes' objects never enter this thread's cache */
-        engine_free_remote(p, region_node_of(p));
-    }
+    engine_free_any(p);
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {

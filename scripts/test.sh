@@ -33,6 +33,11 @@ cmake -S . -B build-ubsan -DCMAKE_BUILD_TYPE=Debug -DNH_UBSAN=ON -DNH_WERROR=ON 
 cmake --build build-ubsan -j"$jobs"
 (cd build-ubsan && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j1 -E 'real_world')
 
+echo "== TSan build: node API, routing, binding, region growth under concurrency"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DNH_TSAN=ON -DNH_WERROR=ON -DNH_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" --target test_concurrency
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R concurrency)
+
 echo "== fuzz policy and node-list parsers (${NH_FUZZ_SECONDS:-60} s)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DNH_FUZZ=ON \
       -DNH_TESTS=OFF -DNH_BENCH=OFF >/dev/null
