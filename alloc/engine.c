@@ -227,6 +227,16 @@ static int node_flags(thread_state_t *ts, int slot) {
     return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
 }
 
+void *engine_aligned(size_t align, size_t size) {
+    return nhje_aligned_alloc(align, size);
+}
+void *engine_realloc(void *p, size_t size) {
+    return nhje_realloc(p, size);
+}
+size_t engine_usable_size(const void *p) {
+    return nhje_malloc_usable_size(p);
+}
+
 void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0) return errno = EINVAL, NULL;
