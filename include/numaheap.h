@@ -212,6 +212,26 @@ NH_API int nh_current_node(void);
 NH_API int nh_heap_policy(nh_policy_t *small, nh_policy_t *large);
 
 /* ------------------------------------------------------------------------------------------
+ * Migration and repair
+ * ---------------------------------------------------------------------------------------- */
+/* Moves the pages of [p, p+len), which must be numaheap memory, to node (move_pages). Returns
+ * the number of pages now on node, or -errno: -EINVAL for memory that is not numaheap's, an
+ * invalid node or a length that overflows; the kernel's errno otherwise (-EPERM when seccomp
+ * forbids move_pages). The object stays in its arena: nh_node_of() does not change. */
+NH_API long nh_migrate(void *p, size_t len, int node);
+
+typedef struct nh_repair_report {
+    uint64_t pages_checked;   /* resident pages of the region(s) examined */
+    uint64_t pages_misplaced; /* found on another node than their region's */
+    uint64_t pages_moved;     /* moved home */
+    uint64_t pages_failed;    /* could not be moved (home node full, page busy) */
+} nh_repair_report_t;
+/* Audit (and with move != 0, repair): finds the pages of a node's region (node = -1: every
+ * node's) that the kernel reports on another node, as fallback under memory pressure or
+ * migration leaves them, and moves them home. Returns 0 or -errno. */
+NH_API int nh_repair(int node, int move, nh_repair_report_t *out);
+
+/* ------------------------------------------------------------------------------------------
  * Statistics
  * ---------------------------------------------------------------------------------------- */
 typedef struct nh_node_stats {

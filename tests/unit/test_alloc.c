@@ -250,6 +250,31 @@ static void pages_where_reports_kernel_placement(void **s) {
     assert_int_equal(nodes[0], 0);
 }
 
+static void migrate_and_repair_bad_input(void **s) {
+    size_t len = 16 * 4096;
+    char *p = nh_aligned_alloc_onnode(4096, len, 0);
+    memset(p, 1, len);
+    assert_int_equal(nh_migrate(p, len, 0), 16); /* already there: all 16 resident pages */
+    static char global[8192];
+    int local = 0;
+    assert_int_equal(nh_migrate(global, sizeof global, 0), -EINVAL); /* not numaheap's */
+    assert_int_equal(nh_migrate(&local, sizeof local, 0), -EINVAL);
+    assert_int_equal(nh_migrate(NULL, 10, 0), -EINVAL);
+    assert_int_equal(nh_migrate(p, 0, 0), -EINVAL);
+    assert_int_equal(nh_migrate(p, SIZE_MAX, 0), -EINVAL); /* length overflow */
+    assert_int_equal(nh_migrate(p, len, 1), -EINVAL);      /* no such node */
+    assert_int_equal(nh_migrate(p, len, -1), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    nh_repair_report_t r;
+    assert_int_equal(nh_repair(0, 1, &r), 0);
+    assert_true(r.pages_checked >= 16);
+    assert_int_equal(r.pages_misplaced, 0); /* one node: nothing can be elsewhere */
+    assert_int_equal(nh_repair(-1, 0, &r), 0);
+    assert_int_equal(nh_repair(3, 1, &r), -EINVAL);
+    assert_int_equal(nh_repair(0, 1, NULL), -EINVAL);
+    free(p);
+}
+
 static void thread_bind_and_unbind(void **s) {
     assert_int_equal(nh_current_node(), 0);
     assert_int_equal(nh_thread_bind(0), 0);
@@ -321,6 +346,7 @@ int main(void) {
         cmocka_unit_test(node_api_bad_input),
         cmocka_unit_test(node_of_foreign_pointers),
         cmocka_unit_test(pages_where_reports_kernel_placement),
+        cmocka_unit_test(migrate_and_repair_bad_input),
         cmocka_unit_test(thread_bind_and_unbind),
         cmocka_unit_test(stats_consistency),
         cmocka_unit_test(malloc_by_policy),
