@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
 void fake_topo_write(const char *dir, const char *rel, const char *text) {
     char path[512];
@@ -51,4 +58,24 @@ void fake_topo_remove(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) abort();
+}
+
+topo_t fake_topo;
+static char fake_dir[256];
+
+int fake_topo_group_setup(void **state) {
+    fake_topo_make(&fake_topo, fake_dir, sizeof fake_dir);
+    return 0;
+}
+
+int fake_topo_group_teardown(void **state) {
+    fake_topo_remove(fake_dir);
+    return 0;
+}
+
+void assert_child_ok(int pid) {
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }

@@ -12,4 +12,12 @@ void fake_topo_make(topo_t *t, char *dir, size_t dirlen);
 void fake_topo_write(const char *dir, const char *rel, const char *text);
 void fake_topo_remove(const char *dir);
 
+/* cmocka group fixture: builds the tree into fake_topo once for a whole suite. */
+extern topo_t fake_topo;
+int fake_topo_group_setup(void **state);
+int fake_topo_group_teardown(void **state);
+
+/* Waits for a forked child and asserts it exited with status 0. */
+void assert_child_ok(int pid);
+
 #endif

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake_topo.h"
 #include "policy_internal.h"
 #include "seccomp_deny.h"
 
@@ -189,10 +190,7 @@ static void seccomp_denied_falls_back(void **s) {
         if (!strstr(err.msg, "unavailable")) _exit(15);
         _exit(0);
     }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_ok(pid);
 }
 
 int main(void) {

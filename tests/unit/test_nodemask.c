@@ -10,17 +10,7 @@
 
 #include "fake_topo.h"
 
-static topo_t topo;
-static char dir[256];
-
-static int setup(void **state) {
-    fake_topo_make(&topo, dir, sizeof dir);
-    return 0;
-}
-static int teardown(void **state) {
-    fake_topo_remove(dir);
-    return 0;
-}
+#define topo fake_topo /* the suite's fake 4-node machine */
 
 /* Parses text and returns the formatted mask, or "ERR<code>@<pos>". */
 static const char *parse(const char *text) {
@@ -177,5 +167,6 @@ int main(void) {
         cmocka_unit_test(format_truncates_safely),
         cmocka_unit_test(sysfs_list_format),
     };
-    return cmocka_run_group_tests_name("nodemask", tests, setup, teardown);
+    return cmocka_run_group_tests_name("nodemask", tests, fake_topo_group_setup,
+                                       fake_topo_group_teardown);
 }

@@ -12,17 +12,7 @@
 
 #include "fake_topo.h"
 
-static topo_t topo;
-static char dir[256];
-
-static int setup(void **state) {
-    fake_topo_make(&topo, dir, sizeof dir);
-    return 0;
-}
-static int teardown(void **state) {
-    fake_topo_remove(dir);
-    return 0;
-}
+#define topo fake_topo /* the suite's fake 4-node machine */
 
 static int parse_rc(const char *text) {
     nh_policy_t p;
@@ -428,5 +418,6 @@ int main(void) {
         cmocka_unit_test(equal_compares_weights_only_when_weighted),
         cmocka_unit_test(random_input_never_crashes),
     };
-    return cmocka_run_group_tests_name("policy", tests, setup, teardown);
+    return cmocka_run_group_tests_name("policy", tests, fake_topo_group_setup,
+                                       fake_topo_group_teardown);
 }

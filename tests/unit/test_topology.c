@@ -133,10 +133,7 @@ static void host_inherited_policy(void **s) {
                   ? 0
                   : 1);
     }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_ok(pid);
 }
 
 int main(void) {
