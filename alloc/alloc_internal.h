@@ -121,6 +121,11 @@ NH_HIDDEN void *engine_malloc_large(size_t size, size_t align, bool zero);
 NH_HIDDEN void *engine_realloc_large(void *p, size_t size);
 NH_HIDDEN int engine_large_stats(nh_stats_t *out);
 
+/* ---- migrate.c ------------------------------------------------------------------------ */
+/* Populates [p, p+len) and moves any page not on node there: 0, or ENOMEM if the kernel kept
+ * one elsewhere. */
+NH_HIDDEN int migrate_make_resident(void *p, size_t len, int node);
+
 /* ---- route.c: the calling thread's home node ------------------------------------------- */
 typedef struct thread_state {
     uintptr_t home_base; /* the home region [home_base, home_base + home_size): free's fast test */

@@ -31,6 +31,21 @@ void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node) {
     return engine_malloc_node(size, alignment, false, node);
 }
 
+void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags) {
+    if ((alignment & (alignment - 1)) || (flags & ~(NH_ALLOC_ZERO | NH_ALLOC_STRICT)))
+        return errno = EINVAL, NULL;
+    if (!node_ok(node)) return errno = EINVAL, NULL;
+    void *p = engine_malloc_node(size, alignment, flags & NH_ALLOC_ZERO, node);
+    if (p && (flags & NH_ALLOC_STRICT)) {
+        int e = migrate_make_resident(p, size ? size : 1, node);
+        if (e) {
+            nh_free(p);
+            return errno = e, NULL;
+        }
+    }
+    return p;
+}
+
 /* The next node of a rotation over p's nodes, each taken weight times (1 when unweighted). */
 static int rotate(const nh_policy_t *p) {
     static __thread unsigned turn;

@@ -71,6 +71,18 @@ int nh_repair(int node, int move, nh_repair_report_t *out) {
     return e ? (errno = e, -e) : 0;
 }
 
+int migrate_make_resident(void *p, size_t len, int node) {
+    uintptr_t first = (uintptr_t)p & ~(NH_PAGE - 1);
+    uintptr_t end = ((uintptr_t)p + len + NH_PAGE - 1) & ~(NH_PAGE - 1);
+    /* populating writes nothing: pages shared with neighbouring objects keep their bytes */
+    int e = os_populate((void *)first, end - first);
+    if (e) return e == EINVAL || e == EOPNOTSUPP ? EOPNOTSUPP : ENOMEM;
+    nh_repair_report_t rep = {0};
+    e = move_range(first, end, node, true, &rep);
+    if (e) return e;
+    return rep.pages_failed || rep.pages_checked != (end - first) / NH_PAGE ? ENOMEM : 0;
+}
+
 long nh_migrate(void *p, size_t len, int node) {
     uintptr_t end;
     if (!p || !len || __builtin_add_overflow((uintptr_t)p, len, &end) || !heap_ready())

@@ -189,6 +189,13 @@ NH_API int nh_kernel_caps(nh_caps_t *out);
 NH_API void *nh_malloc_onnode(size_t size, int node);
 NH_API void *nh_calloc_onnode(size_t n, size_t size, int node);
 NH_API void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node);
+/* All of the above in one call. flags: NH_ALLOC_ZERO zeroes; NH_ALLOC_STRICT makes the memory
+ * resident on node before returning (populated, checked with move_pages, moved if it landed
+ * elsewhere) or fails with ENOMEM, as NUMAHEAP_STRICT=1 does for every allocation. alignment 0
+ * means malloc's. */
+#define NH_ALLOC_ZERO   1u
+#define NH_ALLOC_STRICT 2u
+NH_API void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags);
 /* Placement by policy: LOCAL/DEFAULT as malloc; PREFERRED/BIND the nearest listed node to the
  * caller; PREFERRED_MANY likewise; INTERLEAVE/WEIGHTED_INTERLEAVE rotate over the nodes per
  * call (by weight). */

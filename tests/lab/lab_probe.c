@@ -3,6 +3,7 @@
  *                                 (MODE bind|interleave, NODES a number or "all")
  *   where                         numaheap's policy and where 4 MiB of malloc'd pages are
  *   exhaust NODE MB               nh_malloc_onnode 1 MiB at a time up to MB, touching each
+ *   exhaust-strict-flag NODE MB   the same with nh_alloc_onnode(..., NH_ALLOC_STRICT)
  *   large                         pages of a touched 64 MiB malloc per node */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,13 +56,13 @@ static int cmd_where(void) {
     return 0;
 }
 
-static int cmd_exhaust(int node, int mb) {
+static int cmd_exhaust(int node, int mb, unsigned flags) {
     size_t chunk = 1u << 20, elsewhere = 0;
     int got = 0, err = 0;
     static int where[256];
     for (; got < mb; got++) {
         errno = 0;
-        char *p = nh_malloc_onnode(chunk, node);
+        char *p = flags ? nh_alloc_onnode(chunk, 0, node, flags) : nh_malloc_onnode(chunk, node);
         if (!p) {
             err = errno;
             break;
@@ -111,7 +112,10 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "getcpu")) return cmd_getcpu();
     if (argc >= 2 && !strcmp(argv[1], "setpolicy")) return cmd_setpolicy(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "where")) return cmd_where();
-    if (argc >= 4 && !strcmp(argv[1], "exhaust")) return cmd_exhaust(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 4 && !strcmp(argv[1], "exhaust"))
+        return cmd_exhaust(atoi(argv[2]), atoi(argv[3]), 0);
+    if (argc >= 4 && !strcmp(argv[1], "exhaust-strict-flag"))
+        return cmd_exhaust(atoi(argv[2]), atoi(argv[3]), NH_ALLOC_STRICT);
     if (argc >= 2 && !strcmp(argv[1], "large")) return cmd_large();
     fprintf(stderr, "usage: lab_probe setpolicy|where|exhaust|large ...\n");
     return 2;

@@ -397,6 +397,30 @@ static void exhaustion_strict_bind_enomem(void **s) {
         fail_msg("%s", out);
 }
 
+static void exhaustion_strict_api_flag_enomem(void **s) {
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    if (!small || !*small) skip();
+    char *argv[] = {(char *)probe_path(), "exhaust-strict-flag", (char *)small, "400", NULL};
+    char *out = run_probe(argv, NULL, NULL); /* a non-strict process: the flag alone */
+    if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ") || strstr(out, "got=400 "))
+        fail_msg("%s", out);
+}
+
+static void realloc_keeps_node(void **s) {
+    int nodes[64], k = node_list(nodes, 0);
+    for (int i = 0; i < k; i++) {
+        char *p = nh_malloc_onnode(100, nodes[i]);
+        touch(p, 100);
+        for (size_t n = 1000; n <= (8u << 20); n *= 4) {
+            p = realloc(p, n);
+            touch(p, n);
+            assert_int_equal(nh_node_of(p), nodes[i]);
+            assert_true(all_on(p, n, nodes[i]));
+        }
+        free(p);
+    }
+}
+
 static void weighted_large_objects(void **s) {
     int nodes[64], k = node_list(nodes, 0);
     char pol[64];
@@ -423,6 +447,8 @@ int main(void) {
         cmocka_unit_test(inherited_interleave_respected),
         cmocka_unit_test(exhaustion_preferred_falls_back),
         cmocka_unit_test(exhaustion_strict_bind_enomem),
+        cmocka_unit_test(exhaustion_strict_api_flag_enomem),
+        cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),
     };
     return cmocka_run_group_tests_name("lab_placement", tests, NULL, NULL);

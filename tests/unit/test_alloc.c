@@ -219,6 +219,31 @@ static void node_api_bad_input(void **s) {
     free(p);
 }
 
+static void alloc_onnode_flags(void **s) {
+    unsigned char *p = nh_alloc_onnode(5000, 64, 0, NH_ALLOC_ZERO | NH_ALLOC_STRICT);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(p[i], 0);
+    int where[3];
+    assert_int_equal(nh_pages_where(p, 5000, where, 3),
+                     (long)((((uintptr_t)p + 4999) / 4096) - (uintptr_t)p / 4096 + 1));
+    assert_int_equal(where[0], 0); /* resident already: strict populated it */
+    free(p);
+    p = nh_alloc_onnode(100, 0, 0, 0);
+    assert_non_null(p);
+    free(p);
+    errno = 0;
+    assert_null(nh_alloc_onnode(100, 3, 0, 0));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(nh_alloc_onnode(100, 0, 0, 4)); /* unknown flag */
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(nh_alloc_onnode(100, 0, 9, NH_ALLOC_STRICT));
+    assert_int_equal(errno, EINVAL);
+}
+
 static void node_of_foreign_pointers(void **s) {
     int local = 0;
     assert_int_equal(nh_node_of(&local), -1);
@@ -344,6 +369,7 @@ int main(void) {
         cmocka_unit_test(cross_thread_free),
         cmocka_unit_test(node_api_on_node),
         cmocka_unit_test(node_api_bad_input),
+        cmocka_unit_test(alloc_onnode_flags),
         cmocka_unit_test(node_of_foreign_pointers),
         cmocka_unit_test(pages_where_reports_kernel_placement),
         cmocka_unit_test(migrate_and_repair_bad_input),

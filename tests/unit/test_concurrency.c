@@ -56,6 +56,8 @@ static void *stats_reader(void *arg) {
     while (!__atomic_load_n(&stop_stats, __ATOMIC_ACQUIRE)) {
         nh_stats_t s;
         if (nh_stats(0, &s) || s.arenas == 0) __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
+        nh_repair_report_t r; /* audit and repair while the region grows under it */
+        if (nh_repair(0, 1, &r) || r.pages_misplaced) __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
