@@ -24,7 +24,8 @@ static void *churn(void *arg) {
         v[k] = (k & 1) ? malloc(n) : nh_malloc_onnode(n, 0);
         memset(v[k], k, n < 64 ? n : 64);
     }
-    for (int k = 0; k < 256; k++) free(v[k]);
+    for (int k = 0; k < 256; k++)
+        free(v[k]);
     return NULL;
 }
 
@@ -46,7 +47,8 @@ static int child(void) {
 
 int main(void) {
     pthread_t t[3];
-    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
     int bad = 0;
     for (int i = 0; i < FORKS; i++) {
         pid_t pid = fork();
@@ -61,7 +63,8 @@ int main(void) {
         }
     }
     stop = 1;
-    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
     printf("fork storm: %d forks under 3 allocating threads, %d bad children\n", FORKS, bad);
     return bad != 0;
 }

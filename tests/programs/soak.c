@@ -12,7 +12,7 @@
 #include "numaheap.h"
 
 #define THREADS 4
-#define SLOTS 2048
+#define SLOTS   2048
 
 typedef struct block {
     unsigned char *p;
@@ -29,7 +29,8 @@ static unsigned char pat(const void *p, size_t i) {
 }
 
 static void fill(block_t b) {
-    for (size_t i = 0; i < b.n; i++) b.p[i] = pat(b.p, i);
+    for (size_t i = 0; i < b.n; i++)
+        b.p[i] = pat(b.p, i);
 }
 
 static int intact(block_t b) {
@@ -107,7 +108,8 @@ static void *run(void *arg) {
             release(old);
         }
     }
-    for (int k = 0; k < SLOTS; k++) release(mine[k]);
+    for (int k = 0; k < SLOTS; k++)
+        release(mine[k]);
     return NULL;
 }
 
@@ -115,9 +117,12 @@ int main(int argc, char **argv) {
     long total = argc > 1 ? atol(argv[1]) : 4000000;
     ops_per_thread = total / THREADS;
     pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, run, (void *)(uintptr_t)i);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
-    for (int k = 0; k < SLOTS; k++) release(shared[k]);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, run, (void *)(uintptr_t)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int k = 0; k < SLOTS; k++)
+        release(shared[k]);
     printf("soak: %ld operations on %d threads, %ld corruptions\n", total, THREADS, corruptions);
     return corruptions != 0;
 }

@@ -22,10 +22,12 @@ static long rss_kb(void) {
 static void *body(void *arg) {
     void *v[32];
     for (int i = 0; i < 32; i++) {
-        v[i] = (i & 1) ? malloc((size_t)(16 << (i % 10))) : nh_malloc_onnode((size_t)(24 * i + 8), 0);
+        v[i] =
+            (i & 1) ? malloc((size_t)(16 << (i % 10))) : nh_malloc_onnode((size_t)(24 * i + 8), 0);
         memset(v[i], i, 8);
     }
-    for (int i = 0; i < 32; i++) free(v[i]);
+    for (int i = 0; i < 32; i++)
+        free(v[i]);
     return arg;
 }
 
@@ -34,7 +36,8 @@ static int run(int n) {
         pthread_t t[4];
         for (int k = 0; k < 4; k++)
             if (pthread_create(&t[k], NULL, body, NULL)) return -1;
-        for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
+        for (int k = 0; k < 4; k++)
+            pthread_join(t[k], NULL);
     }
     return 0;
 }
