@@ -1,11 +1,14 @@
 /* The numaheap command line: show the topology and kernel capabilities numaheap detects,
  * check policies, and run programs under numaheap. Uses the public header only. */
+#define _GNU_SOURCE /* dladdr */
 #include "numaheap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fprintf(
@@ -81,6 +84,81 @@ static int print_policy(const nh_policy_t *p) {
     return 0;
 }
 
+/* The path of the libnumaheap.so this program runs with: the one to preload. */
+static const char *library_path(void) {
+    Dl_info info;
+    return dladdr((void *)nh_version, &info) && info.dli_fname ? info.dli_fname : NULL;
+}
+
+static int cmd_run(int argc, char **argv) {
+    int i = 2;
+    for (; i < argc && strcmp(argv[i], "--"); i++) {
+        const char *var = NULL;
+        if (!strcmp(argv[i], "--strict"))
+            setenv("NUMAHEAP_STRICT", "1", 1);
+        else if (!strcmp(argv[i], "--stats"))
+            setenv("NUMAHEAP_STATS", "1", 1);
+        else if (!strcmp(argv[i], "--verbose"))
+            setenv("NUMAHEAP_VERBOSE", "1", 1);
+        else if (!strcmp(argv[i], "--policy"))
+            var = "NUMAHEAP_POLICY";
+        else if (!strcmp(argv[i], "--large-policy"))
+            var = "NUMAHEAP_LARGE_POLICY";
+        else
+            return usage(stderr), 2;
+        if (var) { /* refuse a bad policy here, with its position, rather than in the child */
+            nh_policy_t p;
+            nh_error_t err;
+            if (i + 1 >= argc) return usage(stderr), 2;
+            int rc = nh_policy_parse(argv[++i], &p, &err);
+            if (rc) return report(argv[i], rc, &err), 2;
+            setenv(var, argv[i], 1);
+        }
+    }
+    if (i + 1 >= argc) return usage(stderr), 2;
+    const char *lib = library_path();
+    if (!lib) return fprintf(stderr, "numaheap: cannot find libnumaheap.so\n"), 2;
+    const char *old = getenv("LD_PRELOAD");
+    char preload[4096];
+    snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+    execvp(argv[i + 1], argv + i + 1);
+    fprintf(stderr, "numaheap: %s: %s\n", argv[i + 1], strerror(errno));
+    return 127;
+}
+
+static int cmd_usage(const char *pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/numa_maps", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return fprintf(stderr, "numaheap: %s: %s\n", path, strerror(errno)), 1;
+    static unsigned long long bytes[NH_MAX_NODES];
+    unsigned long long total = 0;
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long kb = 4;
+        char *k = strstr(line, "kernelpagesize_kB=");
+        if (k) kb = strtoull(k + 18, NULL, 10);
+        for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n")) {
+            int node;
+            unsigned long long pages;
+            if (sscanf(t, "N%d=%llu", &node, &pages) == 2 && node >= 0 && node < NH_MAX_NODES) {
+                bytes[node] += pages * kb * 1024;
+                total += pages * kb * 1024;
+            }
+        }
+    }
+    fclose(f);
+    printf("process %s: %.1f MiB resident in mappings with a NUMA policy or pages\n", pid,
+           (double)total / (1 << 20));
+    printf("%-6s %12s %8s\n", "node", "MiB", "share");
+    for (int n = 0; n < NH_MAX_NODES; n++)
+        if (bytes[n])
+            printf("%-6d %12.1f %7.1f%%\n", n, (double)bytes[n] / (1 << 20),
+                   100.0 * (double)bytes[n] / (double)total);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *cmd = argc > 1 ? argv[1] : "topology";
     nh_policy_t p;
@@ -95,6 +173,8 @@ int main(int argc, char **argv) {
                                     (size_t)(argc - 4), &p, &err);
         return rc ? report(NULL, rc, &err) : print_policy(&p);
     }
+    if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+    if (!strcmp(cmd, "usage") && argc == 3) return cmd_usage(argv[2]);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
