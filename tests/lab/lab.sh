@@ -5,6 +5,8 @@
 #   tests/lab/lab.sh [T2|T4 ...]      all topologies by default
 #   NH_LAB_BUILD=build                the build tree holding the lab programs (built if missing)
 #   NH_LAB_KEEP=1                     keep the guest root tree (build/lab/root) for inspection
+#   NH_LAB_T2_APPEND="nhthp=never"    extra kernel arguments for T2 (nhthp=never|madvise sets the
+#                                     guest's transparent huge pages before the tests)
 #   NH_LAB_SHELL=1 tests/lab/lab.sh T4   boot one guest to an interactive shell on this terminal
 #                                     (then: cd /lab && ./lab_placement; poweroff -f to leave)
 #
