@@ -38,8 +38,6 @@ typedef struct config {
 
 /* Parses envp (NULL: environ). Bad values: one warning line each, default kept. */
 NH_HIDDEN void config_load(config_t *c, char *const *envp, const topo_t *t);
-/* "64K", "2M", "1G", "4096": false on garbage or overflow. */
-NH_HIDDEN bool config_parse_size(const char *s, size_t *out);
 NH_HIDDEN void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 NH_HIDDEN void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -91,21 +89,17 @@ NH_HIDDEN void *region_span_alloc(region_t *r, void *want, size_t size, size_t a
 NH_HIDDEN int region_commit(region_t *r, void *addr, size_t size);
 NH_HIDDEN int region_decommit(region_t *r, void *addr, size_t size);
 NH_HIDDEN int region_purge(region_t *r, void *addr, size_t size, bool lazy);
-NH_HIDDEN bool region_contains(const region_t *r, const void *p, size_t size);
 
 /* ---- engine.c: small and medium objects (embedded jemalloc) ----------------------------- */
 NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
-NH_HIDDEN void *engine_malloc(size_t size); /* thread's attached arena */
 NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
 NH_HIDDEN void *engine_aligned(size_t align, size_t size);
 NH_HIDDEN void *engine_realloc(void *p, size_t size);
 NH_HIDDEN void *engine_realloc_node(void *p, size_t size, int node);
-NH_HIDDEN void engine_free(void *p);                  /* into the thread cache */
 NH_HIDDEN void engine_free_remote(void *p, int node); /* bypasses the thread cache */
 NH_HIDDEN size_t engine_usable_size(const void *p);
 /* Attach the calling thread to an arena of node (flushing its cache first). */
 NH_HIDDEN int engine_attach(int node);
-NH_HIDDEN void engine_thread_exit(void);
 NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
 
 /* ---- large.c: objects from NUMAHEAP_LARGE_THRESHOLD up, spread over nodes -------------- */
@@ -142,13 +136,11 @@ typedef struct thread_state {
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));
-NH_HIDDEN void route_init(const config_t *c, const nh_nodemask_t *nodes);
+NH_HIDDEN void route_init(const config_t *c);
 NH_HIDDEN void route_slow(thread_state_t *ts); /* first use and periodic check */
 NH_HIDDEN int route_bind(int node);
 NH_HIDDEN int route_unbind(void);
 NH_HIDDEN int route_current_node(void);
-/* Node of the CPU this thread runs on now (rseq-backed getcpu). */
-NH_HIDDEN int route_cpu_node(void);
 /* Bytes a thread allocates between routing checks: small enough that a moved thread follows
  * within microseconds of allocation work, large enough that getcpu is not on the fast path. */
 #define ROUTE_CHECK_BYTES (64 * 1024)

@@ -13,24 +13,6 @@ static bool node_ok(int node) {
     return heap_ready() && heap_slot_of_node(node) >= 0;
 }
 
-void *nh_malloc_onnode(size_t size, int node) {
-    if (!node_ok(node)) return errno = EINVAL, NULL;
-    return engine_malloc_node(size, 0, false, node);
-}
-
-void *nh_calloc_onnode(size_t n, size_t size, int node) {
-    size_t total;
-    if (__builtin_mul_overflow(n, size, &total)) return errno = ENOMEM, NULL;
-    if (!node_ok(node)) return errno = EINVAL, NULL;
-    return engine_malloc_node(total, 0, true, node);
-}
-
-void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node) {
-    if (!alignment || (alignment & (alignment - 1))) return errno = EINVAL, NULL;
-    if (!node_ok(node)) return errno = EINVAL, NULL;
-    return engine_malloc_node(size, alignment, false, node);
-}
-
 void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags) {
     if ((alignment & (alignment - 1)) || (flags & ~(NH_ALLOC_ZERO | NH_ALLOC_STRICT)))
         return errno = EINVAL, NULL;
@@ -44,6 +26,21 @@ void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags) {
         }
     }
     return p;
+}
+
+void *nh_malloc_onnode(size_t size, int node) {
+    return nh_alloc_onnode(size, 0, node, 0);
+}
+
+void *nh_calloc_onnode(size_t n, size_t size, int node) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return errno = ENOMEM, NULL;
+    return nh_alloc_onnode(total, 0, node, NH_ALLOC_ZERO);
+}
+
+void *nh_aligned_alloc_onnode(size_t alignment, size_t size, int node) {
+    if (!alignment) return errno = EINVAL, NULL; /* here 0 is an error, not "malloc's" */
+    return nh_alloc_onnode(size, alignment, node, 0);
 }
 
 /* The next node of a rotation over p's nodes, each taken weight times (1 when unweighted). */

@@ -63,7 +63,8 @@ void log_verbose(const char *fmt, ...) {
     va_end(ap);
 }
 
-bool config_parse_size(const char *s, size_t *out) {
+/* "64K", "2M", "1G", "4096": false on garbage or overflow. */
+static bool config_parse_size(const char *s, size_t *out) {
     size_t n = strnlen(s, 32);
     if (n == 0 || n >= 32) return false;
     uint64_t mult = 1;

@@ -121,6 +121,8 @@ static const extent_hooks_t hooks = {hook_alloc,        hook_dalloc,   hook_dest
                                      hook_commit,       hook_decommit, hook_purge_lazy,
                                      hook_purge_forced, hook_split,    hook_merge};
 
+static void engine_thread_exit(void);
+
 static void thread_exit(void *arg) {
     engine_thread_exit();
 }
@@ -191,7 +193,7 @@ int engine_attach(int node) {
     return 0;
 }
 
-void engine_thread_exit(void) {
+static void engine_thread_exit(void) {
     thread_state_t *ts = &nh_tls;
     detach(ts);
     for (int s = 0; s < NH_MAX_SLOTS; s++) {

@@ -43,7 +43,7 @@ static bool init_once(void) {
         log_warn("numaheap: warning: initialisation failed (errno %d); using one plain heap\n", e);
         return false;
     }
-    route_init(&heap_config, &heap_nodes);
+    route_init(&heap_config);
     heap_large_threshold = heap_config.large_threshold;
     for (int n = mask_next(&heap_nodes, 0); n >= 0 && heap_config.strict;
          n = mask_next(&heap_nodes, n + 1))

@@ -30,20 +30,23 @@ static uintptr_t align_up(uintptr_t v, size_t a) {
     return (v + a - 1) & ~(uintptr_t)(a - 1);
 }
 
-static int bind_region(region_t *r, bool strict) {
+static int bind_region(region_t *r) {
     nh_nodemask_t one;
     mask_zero(&one);
     nh_nodemask_set(&one, r->node);
     /* preferred falls back to other nodes when this one is full; strict mode catches that in
      * region_commit rather than binding (see the top of this file) */
-    (void)strict;
     return os_hooks.bind((void *)r->base, r->end - r->base, MPOL_PREFERRED, &one);
 }
 
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
-    int nslots = 0;
-    for (int n = mask_next(nodes, 0); n >= 0 && nslots < NH_MAX_SLOTS; n = mask_next(nodes, n + 1))
-        region_map.slot_node[nslots++] = n;
+    int nslots = 0; /* slots are heap.c's numbering: one per node with an arena */
+    for (int n = mask_next(nodes, 0); n >= 0; n = mask_next(nodes, n + 1)) {
+        int slot = heap_slot_of_node(n);
+        if (slot < 0) continue;
+        region_map.slot_node[slot] = n;
+        if (slot + 1 > nslots) nslots = slot + 1;
+    }
     if (!nslots) return ENODEV;
     size_t size = c->region_size;
     void *base = NULL;
@@ -62,7 +65,7 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
         r->next = r->base;
         r->explicit_commit = c->explicit_commit;
         r->populate = c->strict;
-        r->bind_errno = bind_region(r, c->strict);
+        r->bind_errno = bind_region(r);
         if (r->bind_errno)
             log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
                         r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
@@ -88,11 +91,6 @@ region_t *region_large(void) {
 region_t *region_of_node(int node) {
     int slot = heap_slot_of_node(node);
     return slot < 0 ? NULL : &regions[slot];
-}
-
-bool region_contains(const region_t *r, const void *p, size_t size) {
-    uintptr_t a = (uintptr_t)p;
-    return a >= r->base && a <= r->end && size <= r->end - a;
 }
 
 void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool *zero) {

@@ -21,7 +21,7 @@ static int16_t cpu_target[NH_MAX_CPUS];
 
 static int target_node(int cpu_node);
 
-void route_init(const config_t *c, const nh_nodemask_t *nodes) {
+void route_init(const config_t *c) {
     route_policy = c->policy;
     reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
     const topo_t *t = topo_get();
@@ -32,7 +32,8 @@ void route_init(const config_t *c, const nh_nodemask_t *nodes) {
             (int16_t)(spread || cpu > t->max_cpu ? -1 : target_node(t->cpu_node[cpu]));
 }
 
-int route_cpu_node(void) {
+/* Node of the CPU this thread runs on now (rseq-backed getcpu). */
+static int route_cpu_node(void) {
     int cpu = sched_getcpu();
     return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : topo_get()->cpu_node[cpu];
 }
