@@ -32,6 +32,7 @@ typedef struct config {
     bool verbose;             /* NUMAHEAP_VERBOSE */
     unsigned reroute_checks;  /* NUMAHEAP_REROUTE_CHECKS: off-node sightings before re-routing */
     size_t region_size;       /* NUMAHEAP_REGION_SIZE: virtual bytes reserved per node */
+    unsigned decay_ms;        /* NUMAHEAP_DECAY_MS: freed spans stay resident this long */
     bool explicit_commit;     /* NUMAHEAP_EXPLICIT_COMMIT (forced by overcommit 2 and strict) */
     bool secure;              /* AT_SECURE: all settings ignored */
 } config_t;
@@ -90,18 +91,6 @@ NH_HIDDEN int region_commit(region_t *r, void *addr, size_t size);
 NH_HIDDEN int region_decommit(region_t *r, void *addr, size_t size);
 NH_HIDDEN int region_purge(region_t *r, void *addr, size_t size, bool lazy);
 
-/* ---- engine.c: small and medium objects (embedded jemalloc) ----------------------------- */
-NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
-NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
-NH_HIDDEN void *engine_aligned(size_t align, size_t size);
-NH_HIDDEN void *engine_realloc(void *p, size_t size);
-NH_HIDDEN void *engine_realloc_node(void *p, size_t size, int node);
-NH_HIDDEN void engine_free_remote(void *p, int node); /* bypasses the thread cache */
-NH_HIDDEN size_t engine_usable_size(const void *p);
-/* Attach the calling thread to an arena of node (flushing its cache first). */
-NH_HIDDEN int engine_attach(int node);
-NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
-
 /* ---- large.c: objects from NUMAHEAP_LARGE_THRESHOLD up, spread over nodes -------------- */
 NH_HIDDEN extern size_t heap_large_threshold;
 NH_HIDDEN int large_init(const config_t *c);
@@ -111,9 +100,6 @@ NH_HIDDEN int large_bind(void *addr, size_t size);
 NH_HIDDEN void large_stripe_plan(size_t size, const nh_policy_t *p, size_t unit,
                                  void (*emit)(size_t off, size_t len, int node, void *arg),
                                  void *arg);
-NH_HIDDEN void *engine_malloc_large(size_t size, size_t align, bool zero);
-NH_HIDDEN void *engine_realloc_large(void *p, size_t size);
-NH_HIDDEN int engine_large_stats(nh_stats_t *out);
 
 /* ---- migrate.c ------------------------------------------------------------------------ */
 /* Populates [p, p+len) and moves any page not on node there: 0, or ENOMEM if the kernel kept
@@ -128,11 +114,7 @@ typedef struct thread_state {
     int bound;        /* nh_thread_bind node, -1 when automatic */
     ptrdiff_t budget; /* bytes to allocate before the next routing check (see route_charge) */
     unsigned strikes; /* consecutive checks that saw another node */
-    unsigned tcache[NH_MAX_SLOTS]; /* explicit jemalloc tcache id + 1 per node slot, 0 = none */
-    int last_errno;                /* errno from a failed commit, for strict-mode reporting */
-    int arena_slot;                /* slot + 1 of the attached arena, 0 = none */
-    unsigned arena_idx;            /* the arena's index within its node */
-    unsigned seq; /* per-thread number for spreading node-API arenas, 0 = unassigned */
+    int last_errno;   /* errno from a failed commit, for strict-mode reporting */
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));

@@ -1,7 +1,7 @@
 /* The explicit node API of include/numaheap.h: allocation on a node or by policy, where an
  * object's pages are, thread binding, statistics. */
 #include "alloc_internal.h"
-#include "engine_fast.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -82,7 +82,7 @@ void *nh_malloc_policy(size_t size, const nh_policy_t *p) {
 }
 
 void nh_free(void *p) {
-    engine_free_any(p); /* not free(): the TSan build has no override and keeps its own */
+    engine_free(p); /* not free(): the TSan build has no override and keeps its own */
 }
 
 int nh_node_of(const void *p) {
@@ -135,6 +135,6 @@ int nh_stats(int node, nh_stats_t *out) {
     out->committed = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
     out->bind_errno = (uint64_t)r->bind_errno;
     out->commit_failures = __atomic_load_n(&r->commit_failures, __ATOMIC_RELAXED);
-    int e = large ? engine_large_stats(out) : engine_node_stats(node, out);
+    int e = engine_node_stats(large ? NH_NODE_INTERLEAVED : node, out);
     return e ? (errno = e, -e) : 0;
 }

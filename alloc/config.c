@@ -14,6 +14,7 @@ extern char **environ;
 #define VALUE_MAX               4096
 #define DEFAULT_LARGE_THRESHOLD (64ul << 20)
 #define DEFAULT_REGION_SIZE     (1ul << 40)
+#define DEFAULT_DECAY_MS        1000
 
 typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY } kind_t;
 
@@ -34,6 +35,8 @@ static const struct setting {
     {"NUMAHEAP_VERBOSE", T_BOOL, 0, 1, "report fallbacks and decisions on stderr"},
     {"NUMAHEAP_REROUTE_CHECKS", T_UINT, 1, 1000, "off-node sightings before a thread moves"},
     {"NUMAHEAP_REGION_SIZE", T_SIZE, 1ull << 30, 1ull << 44, "virtual bytes per node (power of 2)"},
+    {"NUMAHEAP_DECAY_MS", T_UINT, 0, 3600000,
+     "ms a freed span stays resident before it is purged (numaheap engine)"},
     {"NUMAHEAP_EXPLICIT_COMMIT", T_BOOL, 0, 1,
      "commit pieces with mprotect (forced by overcommit 2)"},
 };
@@ -115,6 +118,8 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
                    why;
         if (!strcmp(st->name, "NUMAHEAP_ARENAS_PER_NODE"))
             c->arenas_per_node = (unsigned)u;
+        else if (!strcmp(st->name, "NUMAHEAP_DECAY_MS"))
+            c->decay_ms = (unsigned)u;
         else
             c->reroute_checks = (unsigned)u;
         return NULL;
@@ -155,6 +160,7 @@ static void defaults(config_t *c) {
     policy_init(&c->large_policy, NH_MPOL_INTERLEAVE); /* nodes filled in: all of the heap's */
     c->large_threshold = DEFAULT_LARGE_THRESHOLD;
     c->reroute_checks = 4;
+    c->decay_ms = DEFAULT_DECAY_MS;
     c->region_size = DEFAULT_REGION_SIZE;
 }
 

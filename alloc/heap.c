@@ -3,7 +3,7 @@
  * engine, routing. Until it is done (or if it fails) allocations are served by the engine's
  * default arena, so malloc works before and during init; the initialising thread's own
  * nested calls never wait on themselves. */
-#include "alloc_internal.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -1,61 +1,30 @@
 /* The malloc family: the only file that defines malloc and friends (plus glibc's __libc_*
- * aliases). Semantics are glibc's: calloc/reallocarray overflow and pvalloc overflow give
- * ENOMEM, a bad alignment gives EINVAL, free(NULL) does nothing, realloc(NULL, n) is malloc(n),
- * realloc(p, 0) frees p and returns NULL. */
-#include "alloc_internal.h"
-#include "engine_fast.h"
+ * aliases), on top of the engine contract (engine.h). Semantics are glibc's: calloc/
+ * reallocarray overflow and pvalloc overflow give ENOMEM, a bad alignment gives EINVAL,
+ * free(NULL) does nothing, realloc(NULL, n) is malloc(n), realloc(p, 0) frees p and returns
+ * NULL, malloc_trim returns 1 if memory was given back. */
+#include "engine.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 
 #define NH_EXPORT __attribute__((visibility("default")))
-/* realloc and the aligned calls count towards the routing check as one small allocation: their
- * sizes say nothing about how often the thread should look (realloc growth would check on
- * every step), and they test for large objects explicitly. */
-#define ROUTE_NOMINAL_CHARGE 64
 
 static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
 }
 
-/* The slow path: routing checks, and in strict mode with an unbound node (every call comes
- * here then) the kernel's reason for a failure rather than jemalloc's ENOMEM. */
-static void *fix_errno(void *p) {
-    thread_state_t *ts = &nh_tls;
-    if (!p) errno = ts->last_errno ? ts->last_errno : ENOMEM; /* jemalloc's realloc sets none */
-    ts->last_errno = 0;
-    return p;
-}
-
-__attribute__((noinline)) static void *malloc_slow(size_t size) {
-    route_slow(&nh_tls);
-    if (size >= heap_large_threshold) return engine_malloc_large(size, 0, false);
-    return fix_errno(engine_malloc_fast(size));
-}
-
-__attribute__((noinline)) static void *calloc_slow(size_t n, size_t size) {
-    route_slow(&nh_tls);
-    size_t total;
-    if (!__builtin_mul_overflow(n, size, &total) && total >= heap_large_threshold)
-        return engine_malloc_large(total, 0, true);
-    return fix_errno(engine_calloc_fast(n, size));
-}
-
 NH_EXPORT void *malloc(size_t size) {
-    if (route_charge(size)) return malloc_slow(size);
-    return engine_malloc_fast(size); /* a tail call: jemalloc sets errno itself */
+    return engine_malloc(size);
 }
 
 NH_EXPORT void free(void *p) {
-    engine_free_any(p);
+    engine_free(p);
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
-    size_t total;
-    if (route_charge(__builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total))
-        return calloc_slow(n, size); /* overflow ends there too: jemalloc's ENOMEM */
-    return engine_calloc_fast(n, size);
+    return engine_calloc(n, size);
 }
 
 NH_EXPORT void *realloc(void *p, size_t size) {
@@ -64,13 +33,7 @@ NH_EXPORT void *realloc(void *p, size_t size) {
         free(p);
         return NULL;
     }
-    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
-    int node = region_node_of(p);
-    void *q = node == NH_NODE_INTERLEAVED || size >= heap_large_threshold
-                  ? engine_realloc_large(p, size)
-              : node < 0 || node == nh_tls.home ? engine_realloc(p, size)
-                                                : engine_realloc_node(p, size, node);
-    return fix_errno(q);
+    return engine_realloc(p, size);
 }
 
 NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
@@ -81,10 +44,7 @@ NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 NH_EXPORT void *aligned_alloc(size_t align, size_t size) {
     if (bad_alignment(align)) return errno = EINVAL, NULL;
-    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
-    void *p = size >= heap_large_threshold ? engine_malloc_large(size, align, false)
-                                           : engine_aligned(align, size ? size : 1);
-    return fix_errno(p);
+    return engine_aligned(align, size);
 }
 
 NH_EXPORT void *memalign(size_t align, size_t size) {
@@ -113,6 +73,10 @@ NH_EXPORT void *pvalloc(size_t size) {
 
 NH_EXPORT size_t malloc_usable_size(void *p) {
     return p ? engine_usable_size(p) : 0;
+}
+
+NH_EXPORT int malloc_trim(size_t pad) {
+    return engine_trim() ? 1 : 0;
 }
 
 /* glibc's internal names, which some programs and libraries call directly. */

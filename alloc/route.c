@@ -4,7 +4,7 @@
  * reroute_checks consecutive sightings elsewhere it moves, so a brief migration does not
  * flush its cache. Non-local policies map the CPU's node to a node of the policy. */
 #define _GNU_SOURCE
-#include "alloc_internal.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <sched.h>

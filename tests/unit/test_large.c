@@ -97,13 +97,25 @@ static void below_threshold_stays_on_node(void **s) {
 static void realloc_calloc_aligned_across_threshold(void **s) {
     char *p = malloc(1000);
     memset(p, 7, 1000);
-    p = realloc(p, 100u << 20); /* grows into a large object */
-    assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
+    int home = nh_node_of(p);
+    p = realloc(p, 100u << 20); /* grows past the threshold: an object keeps its node */
+    assert_int_equal(nh_node_of(p), home);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(p[i], 7);
     p = realloc(p, 200u << 20);
-    assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
+    assert_int_equal(nh_node_of(p), home);
     assert_int_equal(p[999], 7);
+    free(p);
+    p = nh_malloc_onnode(32u << 20, 0); /* placed on a node: the node for its whole life */
+    memset(p, 5, 32u << 20);
+    p = realloc(p, 64u << 20);
+    assert_int_equal(nh_node_of(p), 0);
+    assert_int_equal(p[(32u << 20) - 1], 5);
+    free(p);
+    p = malloc(100u << 20); /* born large: interleaved, and stays so through realloc */
+    assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
+    p = realloc(p, 150u << 20);
+    assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
     free(p);
     unsigned char *z = calloc(1000, 100000); /* 100 MB: large by product, not by factor */
     assert_int_equal(nh_node_of(z), NH_NODE_INTERLEAVED);

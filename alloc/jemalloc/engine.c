@@ -1,16 +1,15 @@
-/* The small/medium-object engine: Debian's jemalloc, embedded with its symbols renamed to
- * nhje_* and hidden. Each node gets arenas whose extent hooks carve memory from that node's
- * region; threads attach to an arena of their home node; explicit per-(thread, node) tcaches
- * make the node API as fast as malloc. This is the only file that knows jemalloc exists. */
-#include "alloc_internal.h"
+/* The reference engine behind alloc/engine.h: Debian's jemalloc, embedded with its symbols
+ * renamed to nhje_* and hidden. Each node gets arenas whose extent hooks carve memory from that
+ * node's region; threads attach to an arena of their home node; explicit per-(thread, node)
+ * tcaches make the node API as fast as malloc; large objects have an arena on the large region.
+ * Only this folder knows jemalloc exists. */
+#include "engine.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
 #include <jemalloc/jemalloc.h> /* types and MALLOCX_* only: every call goes to nhje_* */
-
-#include "engine_fast.h"
 
 void *nhje_realloc(void *, size_t);
 void *nhje_aligned_alloc(size_t, size_t);
@@ -40,6 +39,15 @@ static unsigned arena_ind[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE];
 static unsigned narenas[NH_MAX_SLOTS];
 static unsigned arena_threads[NH_MAX_SLOTS][NH_MAX_ARENAS_PER_NODE]; /* attached threads */
 static pthread_key_t exit_key;
+
+/* This engine's per-thread state. */
+typedef struct je_thread {
+    unsigned tcache[NH_MAX_SLOTS]; /* explicit tcache id + 1 per node slot, 0 = none */
+    int arena_slot;                /* slot + 1 of the attached arena, 0 = none */
+    unsigned arena_idx;            /* the arena's index within its node */
+    unsigned seq; /* per-thread number for spreading node-API arenas, 0 = unassigned */
+} je_thread_t;
+static __thread je_thread_t je_tls __attribute__((tls_model("initial-exec")));
 /* Names resolved once: by-name lookups cost more than the rest of a thread's attach. */
 static size_t mib_arena[2], mib_flush[3];
 #define TCACHE_NONE_MARK UINT32_MAX
@@ -169,7 +177,7 @@ static unsigned pick_arena(int slot) {
     return best;
 }
 
-static void detach(thread_state_t *ts) {
+static void detach(je_thread_t *ts) {
     if (ts->arena_slot > 0)
         __atomic_fetch_sub(&arena_threads[ts->arena_slot - 1][ts->arena_idx], 1, __ATOMIC_RELAXED);
     ts->arena_slot = 0;
@@ -178,7 +186,7 @@ static void detach(thread_state_t *ts) {
 int engine_attach(int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0) return EINVAL;
-    thread_state_t *ts = &nh_tls;
+    je_thread_t *ts = &je_tls;
     unsigned i = pick_arena(slot), ind = arena_ind[slot][i];
     /* Nothing cached from the old node may be handed out once the thread lives elsewhere. (A
      * thread never attached has cached no node's objects: its frees bypass the cache.) */
@@ -194,7 +202,7 @@ int engine_attach(int node) {
 }
 
 static void engine_thread_exit(void) {
-    thread_state_t *ts = &nh_tls;
+    je_thread_t *ts = &je_tls;
     detach(ts);
     for (int s = 0; s < NH_MAX_SLOTS; s++) {
         unsigned tc = ts->tcache[s];
@@ -207,7 +215,7 @@ static void engine_thread_exit(void) {
 }
 
 /* MALLOCX_TCACHE flags for this thread's cache of a node's objects, created on first use. */
-static int node_tcache_flags(thread_state_t *ts, int slot) {
+static int node_tcache_flags(je_thread_t *ts, int slot) {
     unsigned tc = ts->tcache[slot];
     if (NH_UNLIKELY(!tc)) {
         unsigned id;
@@ -223,44 +231,89 @@ static unsigned thread_seq;
 
 /* The arena of a node this thread uses through the node API: spread by a per-thread sequence
  * number (TLS addresses are all alike modulo small numbers, so they cannot spread threads). */
-static int node_flags(thread_state_t *ts, int slot) {
+static int node_flags(je_thread_t *ts, int slot) {
     if (NH_UNLIKELY(!ts->seq)) ts->seq = __atomic_add_fetch(&thread_seq, 1, __ATOMIC_RELAXED);
     unsigned a = arena_ind[slot][ts->seq % narenas[slot]];
     return MALLOCX_ARENA(a) | node_tcache_flags(ts, slot);
 }
 
+const char *engine_name(void) {
+    return "jemalloc";
+}
+
+/* The slow path: routing checks, and in strict mode with an unbound node (every call comes
+ * here then) the kernel's reason for a failure rather than jemalloc's ENOMEM. */
+static void *fix_errno(void *p) {
+    thread_state_t *ts = &nh_tls;
+    if (!p) errno = ts->last_errno ? ts->last_errno : ENOMEM; /* jemalloc's realloc sets none */
+    ts->last_errno = 0;
+    return p;
+}
+
+static void *malloc_large(size_t size, size_t align, bool zero);
+
+void *je_malloc_slow(size_t size) {
+    route_slow(&nh_tls);
+    if (size >= heap_large_threshold) return malloc_large(size, 0, false);
+    return fix_errno(nhje_malloc(size));
+}
+
+void *je_calloc_slow(size_t n, size_t size) {
+    route_slow(&nh_tls);
+    size_t total;
+    if (!__builtin_mul_overflow(n, size, &total) && total >= heap_large_threshold)
+        return malloc_large(total, 0, true);
+    return fix_errno(nhje_calloc(n, size));
+}
+
 void *engine_aligned(size_t align, size_t size) {
-    return nhje_aligned_alloc(align, size);
+    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
+    void *p = size >= heap_large_threshold ? malloc_large(size, align, false)
+                                           : nhje_aligned_alloc(align, size ? size : 1);
+    return fix_errno(p);
 }
-void *engine_realloc(void *p, size_t size) {
-    return nhje_realloc(p, size);
-}
+
 size_t engine_usable_size(const void *p) {
     return nhje_malloc_usable_size(p);
+}
+
+bool engine_trim(void) {
+    /* every arena's unused dirty pages back to the kernel (MALLCTL_ARENAS_ALL) */
+    return nhje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0;
 }
 
 void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0) return errno = EINVAL, NULL;
-    thread_state_t *ts = &nh_tls;
     int flags = (align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0);
-    if (node != ts->home) flags |= node_flags(ts, slot);
+    if (node != nh_tls.home) flags |= node_flags(&je_tls, slot);
     void *p = nhje_mallocx(size ? size : 1, flags);
     if (!p) errno = ENOMEM;
     return p;
 }
 
-void *engine_realloc_node(void *p, size_t size, int node) {
-    thread_state_t *ts = &nh_tls;
-    void *q = nhje_rallocx(p, size, node_flags(ts, heap_slot_of_node(node)));
+static void *realloc_node(void *p, size_t size, int node) {
+    void *q = nhje_rallocx(p, size, node_flags(&je_tls, heap_slot_of_node(node)));
     if (!q) errno = ENOMEM;
     return q;
 }
 
-void engine_free_remote(void *p, int node) {
+static void *realloc_large(void *p, size_t size);
+
+void *engine_realloc(void *p, size_t size) {
+    if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
+    int node = region_node_of(p);
+    /* the object keeps its node at every size; the interleaved ones stay interleaved */
+    void *q = node == NH_NODE_INTERLEAVED       ? realloc_large(p, size)
+              : node < 0 || node == nh_tls.home ? nhje_realloc(p, size)
+                                                : realloc_node(p, size, node);
+    return fix_errno(q);
+}
+
+void je_free_remote(void *p, int node) {
     int slot = heap_slot_of_node(node);
-    thread_state_t *ts = &nh_tls;
-    if (ts->home < 0 && node < 0) { /* before routing, or memory from before init */
+    je_thread_t *ts = &je_tls;
+    if (nh_tls.home < 0 && node < 0) { /* before routing, or memory from before init */
         nhje_free(p);
         return;
     }
@@ -271,7 +324,7 @@ void engine_free_remote(void *p, int node) {
 
 /* Large objects bypass thread caches: they are rare, and a cache would hold them on one node's
  * thread. */
-void *engine_malloc_large(size_t size, size_t align, bool zero) {
+static void *malloc_large(size_t size, size_t align, bool zero) {
     int flags = MALLOCX_ARENA(large_arena) | MALLOCX_TCACHE_NONE;
     void *p =
         nhje_mallocx(size, flags | (align ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0));
@@ -279,7 +332,7 @@ void *engine_malloc_large(size_t size, size_t align, bool zero) {
     return p;
 }
 
-void *engine_realloc_large(void *p, size_t size) {
+static void *realloc_large(void *p, size_t size) {
     void *q = nhje_rallocx(p, size, MALLOCX_ARENA(large_arena) | MALLOCX_TCACHE_NONE);
     if (!q) errno = ENOMEM;
     return q;
@@ -309,16 +362,15 @@ static void refresh_stats(void) {
 }
 
 int engine_node_stats(int node, nh_stats_t *out) {
+    if (node == NH_NODE_INTERLEAVED) {
+        refresh_stats();
+        add_arena_stats(large_arena, out);
+        return 0;
+    }
     int slot = heap_slot_of_node(node);
     if (slot < 0) return EINVAL;
     refresh_stats();
     for (unsigned i = 0; i < narenas[slot]; i++)
         add_arena_stats(arena_ind[slot][i], out);
-    return 0;
-}
-
-int engine_large_stats(nh_stats_t *out) {
-    refresh_stats();
-    add_arena_stats(large_arena, out);
     return 0;
 }

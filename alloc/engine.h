@@ -1,0 +1,41 @@
+/* The engine contract: what numaheap asks of the code that hands out memory. Two engines
+ * implement it, chosen at build time (cmake -DNH_ENGINE=numaheap|jemalloc): numaheap's own
+ * (alloc/engine/) and the embedded jemalloc kept as the reference (alloc/jemalloc/). Each keeps
+ * its per-thread state private. The fast paths are inline, from the engine's engine_inline.h,
+ * so malloc and free cost only what the engine costs.
+ *
+ * Every allocating function returns NULL with errno set on failure. Memory of a node's region
+ * is handed out again only for that node. An object keeps the node it was placed on for its
+ * whole life, through every realloc; objects malloc'd at or above heap_large_threshold live in
+ * the large (interleaved) region. */
+#ifndef NH_ENGINE_H
+#define NH_ENGINE_H
+
+#include "alloc_internal.h"
+
+/* After regions_init: set up per-node state, thread-exit and fork handlers. 0 or errno. */
+NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
+
+/* Inline in engine_inline.h:
+ *   void *engine_malloc(size_t size);            malloc: routing and large objects included
+ *   void *engine_calloc(size_t n, size_t size);  calloc: overflow is ENOMEM
+ *   void engine_free(void *p);                   any pointer, NULL included */
+
+/* align is a power of two; size may be 0. */
+NH_HIDDEN void *engine_aligned(size_t align, size_t size);
+/* p is the engine's, size > 0; the result stays on p's node (or in the large region). */
+NH_HIDDEN void *engine_realloc(void *p, size_t size);
+NH_HIDDEN size_t engine_usable_size(const void *p);
+/* The node API: on node's region whatever the size; align 0 or a power of two. */
+NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
+/* Route's decision: the calling thread now allocates on node. 0 or errno. */
+NH_HIDDEN int engine_attach(int node);
+/* Gives free memory back to the kernel now; true if any was. */
+NH_HIDDEN bool engine_trim(void);
+/* Adds node's figures (NH_NODE_INTERLEAVED: the large region) to out. 0 or errno. */
+NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
+NH_HIDDEN const char *engine_name(void);
+
+#include "engine_inline.h"
+
+#endif

@@ -1,0 +1,325 @@
+/* numaheap's own engine behind alloc/engine.h: the out-of-line halves of malloc and free, the
+ * node API, realloc, statistics and trim, and the checks a free must pass. Before
+ * initialisation is done (the initialising thread's own nested calls), or if it failed,
+ * allocations come from a small bootstrap area and then plain mappings, both freed safely. */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define BOOT_SIZE  (256u << 10)
+#define BOOT_MAGIC 0x6e68626f6f74ull /* "nhboot" */
+
+uintptr_t nhe_secret;
+uint16_t nhe_bin_size_k[NBINS];
+
+static _Alignas(64) char boot_area[BOOT_SIZE];
+static _Atomic size_t boot_used;
+
+typedef struct boot_header {
+    size_t size;
+    uint64_t magic; /* BOOT_MAGIC ^ size */
+} boot_header_t;
+
+static size_t boot_need(size_t size) {
+    return ((size + 15) & ~(size_t)15) + sizeof(boot_header_t);
+}
+static size_t boot_map_size(size_t size) {
+    return (boot_need(size) + NH_PAGE - 1) & ~(NH_PAGE - 1);
+}
+
+const char *engine_name(void) {
+    return "numaheap";
+}
+
+static void fork_prepare(void) {
+    theap_fork_prepare();
+}
+static void fork_parent(void) {
+    theap_fork_parent();
+}
+static void fork_child(void) {
+    theap_fork_child();
+}
+
+int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
+    uintptr_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+        s = (uintptr_t)&s ^ ((uintptr_t)getpid() << 32) ^ nhe_now_ms() * 0x9e3779b97f4a7c15ull;
+    nhe_secret = s | 1;
+    for (unsigned b = 1; b < NBINS; b++) {
+        size_t size = b <= 8 ? b * 16 : 0;
+        if (b > 8) {
+            unsigned p2 = 7 + (b - 9) / 4, k = (b - 9) % 4 + 1;
+            size = ((size_t)1 << p2) + k * ((size_t)1 << (p2 - 2));
+        }
+        nhe_bin_size_k[b] = (uint16_t)(size / 16);
+    }
+    span_init(c->decay_ms);
+    return pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ---- bootstrap and fallback -------------------------------------------------------------- */
+static bool in_boot(uintptr_t a) {
+    return a - (uintptr_t)boot_area < BOOT_SIZE;
+}
+
+static void *boot_alloc(size_t size, bool zero) {
+    if (size > (1ul << 46)) return errno = ENOMEM, NULL;
+    size_t need = boot_need(size);
+    size_t at = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
+    boot_header_t *h;
+    if (at + need <= BOOT_SIZE) {
+        h = (boot_header_t *)(boot_area + at); /* zero: never reused */
+    } else {
+        h = os_hooks.reserve(boot_map_size(size), true);
+        if (!h) return errno = ENOMEM, NULL;
+    }
+    h->size = size;
+    h->magic = BOOT_MAGIC ^ size;
+    (void)zero; /* both kinds of memory are fresh */
+    return h + 1;
+}
+
+static boot_header_t *boot_header(uintptr_t a) {
+    boot_header_t *h = (boot_header_t *)a - 1;
+    return (h->magic ^ h->size) == BOOT_MAGIC ? h : NULL;
+}
+
+/* A fallback mapping's object sits right after its header at the start of a page. */
+static boot_header_t *mapped_header(uintptr_t a) {
+    return (a & (NH_PAGE - 1)) == sizeof(boot_header_t) ? boot_header(a) : NULL;
+}
+
+/* A pointer outside the regions: ours only if the bootstrap gave it. */
+static void free_foreign(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (in_boot(a)) return; /* the bootstrap area is never reused */
+    boot_header_t *h = mapped_header(a);
+    if (!h) nhe_fatal("free(): invalid pointer (not allocated by numaheap)", p);
+    os_hooks.release(h, boot_map_size(h->size));
+}
+
+/* ---- checks -------------------------------------------------------------------------------- */
+_Noreturn void nhe_corrupt(const page_t *pg, const void *b) {
+    nhe_fatal("heap corruption: a free block's link was overwritten", b);
+}
+
+/* The segment of one of our objects, or a fatal error naming op. p is inside the regions. */
+segment_t *nhe_segment_checked(const void *p, const char *op) {
+    uintptr_t a = (uintptr_t)p;
+    segment_t *s = (a & SEG_MASK) ? (segment_t *)(a & ~SEG_MASK) : huge_aligned_header(a);
+    if (!s || s->cookie != ((uintptr_t)s ^ nhe_secret)) nhe_fatal(op, p);
+    if (s->kind == SEG_HUGE) {
+        if (s->huge_obj != a) nhe_fatal(op, p);
+        return s;
+    }
+    page_t *pg = nhe_page_of(s, a);
+    if (!NHE_LOAD(pg->in_use) || nhe_block_index(pg, a) == UINT32_MAX) nhe_fatal(op, p);
+    return s;
+}
+
+void nhe_free_slow(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (!p) return;
+    if (a - region_map.base >= region_map.size) {
+        free_foreign(p);
+        return;
+    }
+    segment_t *s = nhe_segment_checked(p, "free(): invalid pointer");
+    if (s->kind == SEG_HUGE) {
+        huge_free(s);
+        return;
+    }
+    page_t *pg = nhe_page_of(s, a);
+    block_t *b = p;
+    if (b->key == pg->key) nhe_fatal("free(): double free detected", p);
+    if (NHE_LOAD(s->owner) == nhe_tls.id) { /* only a failed fast check gets here */
+        b->next = nhe_encode(pg, pg->local_free);
+        b->key = pg->key;
+        pg->local_free = b;
+        NHE_STORE(pg->used, pg->used - 1);
+        theap_free_local_slow(s, pg);
+        return;
+    }
+    theap_free_remote(s, pg, b);
+}
+
+/* ---- allocation ------------------------------------------------------------------------------ */
+static void *failed(void) {
+    thread_state_t *ts = &nh_tls;
+    errno = ts->last_errno ? ts->last_errno : ENOMEM;
+    ts->last_errno = 0;
+    return NULL;
+}
+
+/* The thread's home heap after the routing check. */
+static heap_t *home_heap(void) {
+    route_slow(&nh_tls);
+    heap_t *h = nhe_tls.heap;
+    if (NH_LIKELY(h != &nhe_empty_heap)) return h;
+    int slot = heap_slot_of_node(nh_tls.home);
+    h = theap_for_slot(slot < 0 ? 0 : slot);
+    if (h && !heap_check_every_call) nhe_tls.heap = h;
+    return h;
+}
+
+static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, bool zero) {
+    if (align <= 16)
+        return size <= MEDIUM_MAX ? theap_alloc(h, size, zero) : huge_alloc(r, size, 0, zero);
+    size_t n = size > align ? size : align;
+    if (align <= MEDIUM_HEADER && n <= MEDIUM_MAX) {
+        unsigned bin = nhe_bin_of(n);
+        while (bin < NBINS && nhe_bin_size(bin) % align)
+            bin++;
+        if (bin < NBINS) {
+            void *p = theap_alloc_bin(h, bin);
+            if (p && zero) memset(p, 0, size);
+            return p;
+        }
+    }
+    return huge_alloc(r, size, align, zero);
+}
+
+void *nhe_malloc_generic(size_t size, bool zero) {
+    if (NH_UNLIKELY(!heap_ready())) return boot_alloc(size, zero);
+    heap_t *h = home_heap();
+    void *p;
+    if (!h) return failed();
+    if (size >= heap_large_threshold)
+        p = huge_alloc(region_large(), size, 0, zero);
+    else
+        p = theap_alloc(h, size, zero);
+    return p ? p : failed();
+}
+
+void *engine_aligned(size_t align, size_t size) {
+    if (NH_UNLIKELY(!heap_ready())) {
+        /* the bootstrap area is 16-aligned; more is only needed after init */
+        return align <= 16 ? boot_alloc(size, false) : (errno = ENOMEM, NULL);
+    }
+    heap_t *h = home_heap();
+    if (!h) return failed();
+    void *p = size >= heap_large_threshold ? huge_alloc(region_large(), size, align, false)
+                                           : aligned_from(h, h->region, align, size, false);
+    return p ? p : failed();
+}
+
+void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return errno = EINVAL, NULL;
+    heap_t *h = theap_for_slot(slot);
+    if (!h) return failed();
+    if (size <= DIRECT_MAX && align <= 16) {
+        page_t *pg = h->direct[(size + 15) >> 4];
+        if (pg->free) {
+            void *p = nhe_page_pop(pg, pg->free);
+            if (zero) memset(p, 0, size);
+            return p;
+        }
+    }
+    void *p = aligned_from(h, h->region, align, size, zero);
+    return p ? p : failed();
+}
+
+size_t engine_usable_size(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (a - region_map.base >= region_map.size) {
+        boot_header_t *h = in_boot(a) ? boot_header(a) : mapped_header(a);
+        if (h) return h->size;
+        nhe_fatal("malloc_usable_size(): invalid pointer", p);
+    }
+    segment_t *s = nhe_segment_checked(p, "malloc_usable_size(): invalid pointer");
+    return s->kind == SEG_HUGE ? s->huge_size : nhe_page_of(s, a)->block_size;
+}
+
+void *engine_realloc(void *p, size_t size) {
+    uintptr_t a = (uintptr_t)p;
+    if (a - region_map.base >= region_map.size) { /* bootstrap memory: move it out */
+        size_t old = engine_usable_size(p);
+        void *q = engine_malloc(size);
+        if (q) {
+            memcpy(q, p, old < size ? old : size);
+            engine_free(p);
+        }
+        return q;
+    }
+    segment_t *s = nhe_segment_checked(p, "realloc(): invalid pointer");
+    size_t old;
+    if (s->kind == SEG_HUGE) {
+        old = s->huge_size;
+        size_t cap = s->span_base + ((size_t)s->nsegs << SEG_SHIFT) - s->huge_obj;
+        if (size <= cap && size > MEDIUM_MAX) { /* grow or shrink in place */
+            s->huge_size = (size + NH_PAGE - 1) & ~(NH_PAGE - 1);
+            return p;
+        }
+    } else {
+        old = nhe_page_of(s, a)->block_size;
+        if (size <= old && (size >= old / 2 || old <= 64)) return p;
+    }
+    /* the object keeps its node (or stays interleaved): allocate the copy there */
+    void *q;
+    if (s->node == NH_NODE_INTERLEAVED)
+        q = size >= heap_large_threshold ? huge_alloc(region_large(), size, 0, false)
+                                         : engine_malloc(size);
+    else
+        q = engine_malloc_node(size, 0, false, s->node);
+    if (!q) return failed();
+    memcpy(q, p, old < size ? old : size);
+    engine_free(p);
+    return q;
+}
+
+int engine_attach(int node) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0) return EINVAL;
+    int old = heap_slot_of_node(nh_tls.home);
+    if (old >= 0 && old != slot && nh_tls.home >= 0) theap_leave_slot(old);
+    heap_t *h = theap_for_slot(slot);
+    if (!h) return ENOMEM;
+    nhe_tls.heap = heap_check_every_call ? &nhe_empty_heap : h;
+    return 0;
+}
+
+bool engine_trim(void) {
+    if (!heap_ready()) return false;
+    size_t given = theap_trim_mine();
+    for (int n = mask_next(&heap_nodes, 0); n >= 0; n = mask_next(&heap_nodes, n + 1))
+        theap_collect_abandoned(region_of_node(n));
+    theap_collect_abandoned(region_large());
+    given += span_trim();
+    return given > 0;
+}
+
+typedef struct stat_acc {
+    nh_stats_t *out;
+} stat_acc_t;
+
+static void add_segment(segment_t *s, void *arg) {
+    nh_stats_t *out = ((stat_acc_t *)arg)->out;
+    if (s->kind == SEG_HUGE) {
+        out->allocated += s->huge_size;
+        out->active += s->huge_size;
+        return;
+    }
+    for (uint32_t i = 0; i < s->npages; i++) {
+        page_t *pg = &s->pages[i];
+        if (!NHE_LOAD(pg->in_use)) continue;
+        out->allocated += (uint64_t)NHE_LOAD(pg->used) * pg->block_size;
+        out->active += (uint64_t)1 << s->page_shift;
+    }
+}
+
+int engine_node_stats(int node, nh_stats_t *out) {
+    region_t *r = node == NH_NODE_INTERLEAVED ? region_large() : region_of_node(node);
+    if (!r) return EINVAL;
+    theap_collect_abandoned(r);
+    stat_acc_t acc = {out};
+    span_each_segment(r, add_segment, &acc);
+    out->resident += out->active + span_cached_resident(r);
+    out->arenas += node == NH_NODE_INTERLEAVED ? 1 : theap_count(node);
+    return 0;
+}

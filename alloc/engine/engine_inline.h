@@ -1,0 +1,69 @@
+/* Fast paths of numaheap's engine, inline in the malloc family: a pop from the direct page of
+ * the size class, and a push onto the page's local free list when the freeing thread owns the
+ * segment. Everything else (routing, fresh pages, remote frees, checks that failed) is out of
+ * line. The checks here are the cheap hardening: a free must fall in our regions, on a block
+ * boundary of a carved block, and not on a block already marked free. */
+#ifndef NHE_ENGINE_INLINE_H
+#define NHE_ENGINE_INLINE_H
+
+#include "nhe.h"
+
+NH_HIDDEN void *nhe_malloc_generic(size_t size, bool zero);
+NH_HIDDEN void nhe_free_slow(void *p);
+NH_HIDDEN _Noreturn void nhe_corrupt(const page_t *pg, const void *b);
+
+static inline void *nhe_page_pop(page_t *pg, block_t *b) {
+    block_t *next = nhe_decode(pg, b->next);
+    /* an overwritten link decodes outside the page: stop before it becomes a write */
+    if (NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next) nhe_corrupt(pg, b);
+    pg->free = next;
+    b->key = 0;
+    NHE_STORE(pg->used, pg->used + 1);
+    return b;
+}
+
+static inline void *engine_malloc(size_t size) {
+    if (NH_LIKELY(size <= DIRECT_MAX)) {
+        page_t *pg = nhe_tls.heap->direct[(size + 15) >> 4];
+        block_t *b = pg->free;
+        if (NH_LIKELY(b != NULL)) return nhe_page_pop(pg, b);
+    }
+    return nhe_malloc_generic(size, false);
+}
+
+static inline void *engine_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return nhe_malloc_generic(SIZE_MAX, true);
+    if (NH_LIKELY(total <= DIRECT_MAX)) {
+        page_t *pg = nhe_tls.heap->direct[(total + 15) >> 4];
+        block_t *b = pg->free;
+        if (NH_LIKELY(b != NULL)) {
+            void *p = nhe_page_pop(pg, b);
+            __builtin_memset(p, 0, total);
+            return p;
+        }
+    }
+    return nhe_malloc_generic(total, true);
+}
+
+static inline void engine_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (NH_LIKELY(a - region_map.base < region_map.size)) {
+        segment_t *seg = (segment_t *)(a & ~SEG_MASK);
+        if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
+            page_t *pg = nhe_page_of(seg, a);
+            block_t *b = (block_t *)p;
+            if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX && b->key != pg->key)) {
+                b->next = nhe_encode(pg, pg->local_free);
+                b->key = pg->key;
+                pg->local_free = b;
+                NHE_STORE(pg->used, pg->used - 1);
+                if (NH_UNLIKELY(pg->used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+                return;
+            }
+        }
+    }
+    nhe_free_slow(p);
+}
+
+#endif

@@ -1,0 +1,205 @@
+/* Internal types of numaheap's own engine: segments, pages, thread heaps.
+ *
+ * Memory comes in segments of SEG_SIZE bytes, aligned to SEG_SIZE inside a node region, so the
+ * segment (and its page table) of any block is the block's address with the low bits cleared.
+ * A segment belongs to one thread heap of one node; its pages each hold blocks of one size
+ * class. Frees by the owning thread go onto the page's local list without atomics; frees by
+ * other threads are pushed onto the page's thread_free list with one CAS and collected by the
+ * owner when it runs out. Huge objects (above MEDIUM_MAX) get a span of whole segments, owned by
+ * no thread, and come back to the node's span cache, which keeps them resident for reuse until
+ * the decay delay purges them. Memory of one node's region is only ever reused on that node. */
+#ifndef NHE_H
+#define NHE_H
+
+#include "alloc_internal.h"
+
+#define SEG_SHIFT         22
+#define SEG_SIZE          ((uintptr_t)1 << SEG_SHIFT)
+#define SEG_MASK          (SEG_SIZE - 1)
+#define SMALL_PAGE_SHIFT  16     /* 64 KiB pages for blocks up to SMALL_MAX */
+#define MEDIUM_PAGE_SHIFT 19     /* 512 KiB pages for blocks up to MEDIUM_MAX */
+#define HUGE_PAGE_SHIFT   40     /* every offset in a huge segment maps to page 0 */
+#define SMALL_HEADER      8192u  /* page 0 of a small segment starts after the header */
+#define MEDIUM_HEADER     65536u /* ... of a medium segment: 64 KiB, so its blocks align */
+#define SMALL_MAX         8192u
+#define MEDIUM_MAX        (128u << 10)
+#define DIRECT_MAX        1024u /* sizes served by the direct page table */
+#define NDIRECT           (DIRECT_MAX / 16 + 1)
+#define NBINS             49 /* size classes 1..48; 0 unused */
+#define MAX_PAGES         64
+#define TF_FULL           ((uintptr_t)1) /* thread_free flag: page is in the full list */
+#define THREAD_ID_NONE    ((uintptr_t)1) /* id of a thread with no heap yet: owns nothing */
+
+typedef struct block {
+    uintptr_t next; /* encoded: next ^ page key */
+    uintptr_t key;  /* page key while free (double-free check), 0 while allocated */
+} block_t;
+
+enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_HUGE = 3 };
+
+struct heap;
+
+typedef struct page {
+    block_t *free;       /* owner: blocks to hand out */
+    block_t *local_free; /* owner: blocks freed by the owner */
+    uintptr_t key;       /* free-list encoding and double-free mark, random per page */
+    uintptr_t start;     /* address of block 0 */
+    uint32_t used;       /* blocks handed out and not yet seen back by the owner */
+    uint32_t capacity;   /* blocks carved so far */
+    uint32_t reserved;   /* blocks the page can hold */
+    uint32_t block_size;
+    uint32_t inv;  /* ceil(2^32 / block_size): block index of an offset without a division */
+    uint32_t span; /* reserved * block_size */
+    uint8_t bin;
+    uint8_t in_use;
+    uint8_t in_full;
+    _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
+    struct page *next, *prev;      /* in the heap's bin queue or full list */
+    uint64_t purged[2];            /* 4 KiB pages given back by trim: their blocks are unlisted */
+} page_t;
+
+typedef struct segment {
+    uintptr_t cookie;        /* address ^ secret: this is one of our segments */
+    _Atomic uintptr_t owner; /* id of the owning thread; 0 when abandoned or huge */
+    struct heap *_Atomic heap;
+    uint32_t kind;
+    uint32_t page_shift;
+    uint32_t npages;
+    uint32_t used_pages;
+    uint32_t nsegs; /* segments spanned (huge) */
+    int node;
+    region_t *region;
+    uintptr_t span_base; /* first byte of the span (huge objects aligned beyond a segment) */
+    uintptr_t huge_obj;  /* the huge object's address */
+    size_t huge_size;    /* its usable size */
+    struct segment *next, *prev;         /* heap's lists, or the node's abandoned list */
+    struct segment *all_next, *all_prev; /* every live segment of the region */
+    page_t pages[MAX_PAGES];
+} segment_t;
+
+_Static_assert(sizeof(segment_t) <= SMALL_HEADER, "segment header must fit before page 0");
+
+typedef struct page_queue {
+    page_t *first, *last;
+} page_queue_t;
+
+typedef struct heap {
+    page_t *direct[NDIRECT]; /* size / 16 -> a page of that class with free blocks, or empty */
+    page_queue_t bins[NBINS];
+    page_queue_t full;
+    _Atomic int full_dirty; /* another thread freed into a page of the full list */
+    uintptr_t owner;        /* thread id */
+    int node;
+    region_t *region;
+    segment_t *avail[3];  /* owned small/medium segments with free page slots */
+    segment_t *segs_full; /* owned segments with every page slot in use */
+    struct heap *pool_next;
+} heap_t;
+
+/* Per-thread: its id (the address of its tld), the heap malloc uses, and one heap per node. */
+typedef struct tld {
+    uintptr_t id;
+    heap_t *heaps[NH_MAX_SLOTS];
+    struct tld *pool_next;
+} tld_t;
+
+typedef struct nhe_tls {
+    heap_t *heap; /* the home heap, or the empty heap until routed */
+    uintptr_t id; /* tld address, THREAD_ID_NONE until the thread has one */
+    tld_t *tld;
+} nhe_tls_t;
+
+NH_HIDDEN extern __thread nhe_tls_t nhe_tls __attribute__((tls_model("initial-exec")));
+NH_HIDDEN extern heap_t nhe_empty_heap;
+NH_HIDDEN extern page_t nhe_empty_page;
+NH_HIDDEN extern uintptr_t nhe_secret;
+NH_HIDDEN extern uint16_t nhe_bin_size_k[NBINS]; /* class size / 16 */
+
+/* Relaxed accesses for fields the owner writes and statistics read from other threads. */
+#define NHE_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define NHE_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+static inline size_t nhe_bin_size(unsigned bin) {
+    return (size_t)nhe_bin_size_k[bin] * 16;
+}
+
+/* Size class: 16-byte steps to 128, then four classes per power of two. */
+static inline unsigned nhe_bin_of(size_t size) {
+    if (size <= 128) return size <= 16 ? 1 : (unsigned)((size + 15) >> 4);
+    unsigned b = 63u - (unsigned)__builtin_clzl(size - 1);
+    return 9 + (b - 7) * 4 + (unsigned)(((size - 1) >> (b - 2)) & 3);
+}
+
+static inline block_t *nhe_decode(const page_t *pg, uintptr_t v) {
+    return (block_t *)(v ^ pg->key);
+}
+static inline uintptr_t nhe_encode(const page_t *pg, const block_t *b) {
+    return (uintptr_t)b ^ pg->key;
+}
+
+/* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
+static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
+    uintptr_t off = p - pg->start;
+    uint32_t i = (uint32_t)((off * pg->inv) >> 32);
+    return (i < pg->capacity && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;
+}
+
+static inline page_t *nhe_page_of(segment_t *seg, uintptr_t p) {
+    return &seg->pages[(p - (uintptr_t)seg) >> seg->page_shift];
+}
+
+/* ---- span.c: segments of a region, the span cache, decay -------------------------------- */
+NH_HIDDEN void span_init(size_t decay_ms);
+/* A SEG_SIZE-aligned span of nsegs segments of r; *zero says whether it is known zero. */
+NH_HIDDEN uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero);
+NH_HIDDEN void span_free(region_t *r, uintptr_t addr, uint32_t nsegs);
+NH_HIDDEN void span_register(segment_t *seg);
+NH_HIDDEN void span_unregister(segment_t *seg);
+/* Purges every cached span of every region now; returns the bytes given back. */
+NH_HIDDEN size_t span_trim(void);
+/* Cached bytes of r not yet purged. */
+NH_HIDDEN size_t span_cached_resident(region_t *r);
+/* Calls fn on every live segment of r, under r's lock. */
+NH_HIDDEN void span_each_segment(region_t *r, void (*fn)(segment_t *, void *), void *arg);
+NH_HIDDEN void span_abandon(segment_t *seg);           /* onto r's abandoned list */
+NH_HIDDEN segment_t *span_take_abandoned(region_t *r); /* NULL if none */
+NH_HIDDEN void span_lock_all(void);
+NH_HIDDEN void span_unlock_all(void);
+
+/* ---- page.c: pages, free lists, collection ---------------------------------------------- */
+NH_HIDDEN void page_init(segment_t *seg, page_t *pg, unsigned bin);
+NH_HIDDEN void page_extend(page_t *pg);
+/* Gathers the local and remote frees into the free list; returns blocks collected. */
+NH_HIDDEN uint32_t page_collect(page_t *pg);
+NH_HIDDEN bool page_try_full(page_t *pg); /* sets TF_FULL unless remote frees are waiting */
+NH_HIDDEN void page_clear_full(page_t *pg);
+/* Gives back the 4 KiB pages that hold only free blocks; returns bytes purged. */
+NH_HIDDEN size_t page_trim(segment_t *seg, page_t *pg);
+NH_HIDDEN void page_relist_purged(page_t *pg);
+NH_HIDDEN _Noreturn void nhe_fatal(const char *what, const void *p);
+
+/* ---- theap.c: thread heaps -------------------------------------------------------------- */
+NH_HIDDEN void *theap_alloc(heap_t *h, size_t size, bool zero);
+NH_HIDDEN void *theap_alloc_bin(heap_t *h, unsigned bin);
+NH_HIDDEN heap_t *theap_for_slot(int slot); /* this thread's heap of a node slot */
+NH_HIDDEN void theap_free_local_slow(segment_t *seg, page_t *pg);
+NH_HIDDEN void theap_free_remote(segment_t *seg, page_t *pg, block_t *b);
+NH_HIDDEN void theap_thread_exit(void);
+NH_HIDDEN void theap_leave_slot(int slot); /* the thread moved off this node */
+NH_HIDDEN void theap_collect_abandoned(region_t *r);
+NH_HIDDEN size_t theap_trim_mine(void);
+NH_HIDDEN unsigned theap_count(int node);
+NH_HIDDEN void theap_fork_prepare(void);
+NH_HIDDEN void theap_fork_parent(void);
+NH_HIDDEN void theap_fork_child(void);
+
+/* ---- huge.c: objects of whole segments ---------------------------------------------------- */
+NH_HIDDEN void *huge_alloc(region_t *r, size_t size, size_t align, bool zero);
+NH_HIDDEN void huge_free(segment_t *seg);
+NH_HIDDEN segment_t *huge_aligned_header(uintptr_t p); /* header of a segment-aligned object */
+
+/* ---- engine.c ----------------------------------------------------------------------------- */
+NH_HIDDEN segment_t *nhe_segment_checked(const void *p, const char *op); /* or fatal */
+NH_HIDDEN uint64_t nhe_now_ms(void);
+
+#endif

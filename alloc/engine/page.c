@@ -1,0 +1,169 @@
+/* Pages: one size class each, carved into blocks lazily (a few KiB at a time, so a fresh page
+ * costs what is used), with three free lists: free (handed out by the owner), local_free (the
+ * owner's frees) and thread_free (other threads' frees, an atomic stack). Links are stored
+ * xor-ed with the page's random key and checked to stay inside the page when followed, so an
+ * overflow into a free block cannot steer an allocation elsewhere. */
+#include "nhe.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define EXTEND_BYTES 4096u
+#define OS_PAGE      4096u
+
+_Noreturn void nhe_fatal(const char *what, const void *p) {
+    log_warn("numaheap: %s: %p\n", what, p);
+    abort();
+}
+
+void page_init(segment_t *seg, page_t *pg, unsigned bin) {
+    static _Atomic uintptr_t serial;
+    size_t idx = (size_t)(pg - seg->pages);
+    uintptr_t base = (uintptr_t)seg + (idx << seg->page_shift);
+    uintptr_t end = base + ((uintptr_t)1 << seg->page_shift);
+    if (idx == 0) base = (uintptr_t)seg + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
+    uint32_t bs = (uint32_t)nhe_bin_size(bin);
+    pg->free = pg->local_free = NULL;
+    pg->start = base;
+    pg->block_size = bs;
+    pg->inv = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
+    pg->reserved = (uint32_t)((end - base) / bs);
+    pg->span = pg->reserved * bs;
+    pg->capacity = 0;
+    NHE_STORE(pg->used, 0);
+    pg->bin = (uint8_t)bin;
+    pg->in_full = 0;
+    pg->purged[0] = pg->purged[1] = 0;
+    __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
+    /* a fresh key each time the page is set up: stale marks of an earlier life never match */
+    uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
+                  (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
+    pg->key = (k ^ (k >> 29)) | 1; /* never 0: 0 is an allocated block's mark */
+    NHE_STORE(pg->in_use, 1);
+}
+
+void page_extend(page_t *pg) {
+    uint32_t n = pg->reserved - pg->capacity, max = EXTEND_BYTES / pg->block_size;
+    if (max < 1) max = 1;
+    if (n > max) n = max;
+    if (!n) return;
+    uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->block_size;
+    block_t *b = (block_t *)first;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        block_t *next = (block_t *)((uintptr_t)b + pg->block_size);
+        b->next = nhe_encode(pg, next);
+        b = next;
+    }
+    b->next = nhe_encode(pg, pg->free);
+    pg->free = (block_t *)first;
+    pg->capacity += n;
+}
+
+static block_t *checked_next(const page_t *pg, const block_t *b) {
+    block_t *n = nhe_decode(pg, b->next);
+    if ((uintptr_t)n - pg->start >= pg->span && n) nhe_fatal("heap corruption (free list)", b);
+    return n;
+}
+
+uint32_t page_collect(page_t *pg) {
+    if (!pg->free && pg->local_free) {
+        pg->free = pg->local_free;
+        pg->local_free = NULL;
+    }
+    if (!(__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) & ~TF_FULL)) return 0;
+    uintptr_t tf = __atomic_exchange_n(&pg->thread_free, 0, __ATOMIC_ACQUIRE);
+    block_t *head = (block_t *)(tf & ~TF_FULL), *tail = head;
+    if (!head) return 0;
+    uint32_t n = 1;
+    for (block_t *next; (next = checked_next(pg, tail)); tail = next)
+        n++;
+    tail->next = nhe_encode(pg, pg->free);
+    pg->free = head;
+    if (n > pg->used) nhe_fatal("heap corruption (more frees than blocks)", head);
+    NHE_STORE(pg->used, pg->used - n);
+    return n;
+}
+
+bool page_try_full(page_t *pg) {
+    uintptr_t expect = 0;
+    return __atomic_compare_exchange_n(&pg->thread_free, &expect, TF_FULL, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+void page_clear_full(page_t *pg) {
+    __atomic_fetch_and(&pg->thread_free, ~TF_FULL, __ATOMIC_ACQ_REL);
+}
+
+static bool purged_bit(const page_t *pg, uintptr_t page_base, uintptr_t addr) {
+    size_t i = (addr - page_base) / OS_PAGE;
+    return (pg->purged[i / 64] >> (i % 64)) & 1;
+}
+
+void page_relist_purged(page_t *pg) {
+    if (!(pg->purged[0] | pg->purged[1])) return;
+    uintptr_t page_base = pg->start & ~(((uintptr_t)1 << 16) - 1);
+    if (pg->block_size > SMALL_MAX) page_base = pg->start & ~(((uintptr_t)1 << 19) - 1);
+    for (uint32_t i = 0; i < pg->capacity; i++) {
+        block_t *b = (block_t *)(pg->start + (uintptr_t)i * pg->block_size);
+        if (!purged_bit(pg, page_base, (uintptr_t)b)) continue;
+        b->next = nhe_encode(pg, pg->free);
+        b->key = pg->key;
+        pg->free = b;
+    }
+    pg->purged[0] = pg->purged[1] = 0;
+}
+
+size_t page_trim(segment_t *seg, page_t *pg) {
+    enum { MAXB = (1u << MEDIUM_PAGE_SHIFT) / 16 / 8 };
+    uint8_t freemap[MAXB > 512 ? 512 : MAXB];
+    if (pg->capacity > sizeof freemap * 8) return 0;
+    page_collect(pg);
+    page_relist_purged(pg); /* start from every free block listed */
+    __builtin_memset(freemap, 0, sizeof freemap);
+    for (int l = 0; l < 2; l++)
+        for (block_t *b = l ? pg->local_free : pg->free; b; b = checked_next(pg, b)) {
+            uint32_t i = nhe_block_index(pg, (uintptr_t)b);
+            if (i == UINT32_MAX) nhe_fatal("heap corruption (free list)", b);
+            freemap[i / 8] |= (uint8_t)(1u << (i % 8));
+        }
+    size_t idx = (size_t)(pg - seg->pages);
+    uintptr_t page_base = (uintptr_t)seg + (idx << seg->page_shift);
+    uintptr_t page_end = page_base + ((uintptr_t)1 << seg->page_shift);
+    uintptr_t carved_end = pg->start + (uintptr_t)pg->capacity * pg->block_size;
+    size_t given = 0;
+    uintptr_t run = 0; /* start of a run of purgeable OS pages */
+    for (uintptr_t o = (pg->start + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1); o <= page_end;
+         o += OS_PAGE) {
+        bool all_free = o < page_end;
+        if (all_free && o < carved_end) {
+            uint32_t lo = (uint32_t)((o - pg->start) / pg->block_size);
+            uint64_t hi_off = o + OS_PAGE - 1 - pg->start;
+            uint32_t hi = (uint32_t)(hi_off / pg->block_size);
+            if (hi >= pg->capacity) hi = pg->capacity - 1;
+            for (uint32_t i = lo; i <= hi && all_free; i++)
+                all_free = (freemap[i / 8] >> (i % 8)) & 1;
+        }
+        if (all_free && !run) run = o;
+        if (!all_free && run) {
+            if (region_purge(seg->region, (void *)run, o - run, false) == 0) {
+                given += o - run;
+                for (uintptr_t q = run; q < o; q += OS_PAGE) {
+                    size_t i = (q - page_base) / OS_PAGE;
+                    pg->purged[i / 64] |= (uint64_t)1 << (i % 64);
+                }
+            }
+            run = 0;
+        }
+    }
+    if (!given) return 0;
+    /* relist only the free blocks whose links were not just zeroed */
+    pg->free = pg->local_free = NULL;
+    for (uint32_t i = pg->capacity; i-- > 0;) {
+        if (!((freemap[i / 8] >> (i % 8)) & 1)) continue;
+        block_t *b = (block_t *)(pg->start + (uintptr_t)i * pg->block_size);
+        if (purged_bit(pg, page_base, (uintptr_t)b)) continue;
+        b->next = nhe_encode(pg, pg->free);
+        pg->free = b;
+    }
+    return given;
+}

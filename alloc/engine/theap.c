@@ -1,0 +1,478 @@
+/* Thread heaps: one per (thread, node). A heap owns segments of its node, keeps a queue of pages
+ * per size class (the first one also in the direct table for sizes up to DIRECT_MAX) and a list
+ * of full pages. Remote frees into a full page flag the heap, which takes the page back the
+ * next time it runs short. At thread exit (or when the thread moves to another node) a heap's
+ * segments are abandoned to their node, and only a heap of the same node adopts them. */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#define META_CHUNK (1ul << 20)
+
+__thread nhe_tls_t nhe_tls
+    __attribute__((tls_model("initial-exec"))) = {&nhe_empty_heap, THREAD_ID_NONE, NULL};
+page_t nhe_empty_page;
+heap_t nhe_empty_heap = {.direct = {[0 ... NDIRECT - 1] = &nhe_empty_page}};
+
+static _Atomic int pool_lock;
+static heap_t *heap_pool;
+static tld_t *tld_pool;
+static uintptr_t meta_next, meta_end;
+static unsigned heaps_on_slot[NH_MAX_SLOTS];
+static pthread_key_t exit_key;
+static bool exit_key_made;
+static uint8_t direct_lo[NBINS], direct_hi[NBINS]; /* direct indices of each bin, lo > hi: none */
+
+static void pool_acquire(void) {
+    while (__atomic_exchange_n(&pool_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&pool_lock, __ATOMIC_RELAXED))
+            sched_yield();
+}
+static void pool_release(void) {
+    __atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE);
+}
+
+void theap_fork_prepare(void) {
+    pool_acquire();
+    span_lock_all();
+}
+void theap_fork_parent(void) {
+    span_unlock_all();
+    pool_release();
+}
+void theap_fork_child(void) {
+    span_unlock_all();
+    pool_release();
+}
+
+/* Heaps and tlds come from their own mappings: never from a node region, never freed. */
+static void *meta_alloc(size_t size) {
+    size = (size + 63) & ~(size_t)63;
+    if (meta_next + size > meta_end) {
+        void *p = os_hooks.reserve(META_CHUNK, true);
+        if (!p) return NULL;
+        meta_next = (uintptr_t)p;
+        meta_end = meta_next + META_CHUNK;
+    }
+    void *p = (void *)meta_next;
+    meta_next += size;
+    return p;
+}
+
+static void thread_exit(void *arg) {
+    theap_thread_exit();
+}
+
+static void init_tables(void) {
+    for (unsigned b = 0; b < NBINS; b++)
+        direct_lo[b] = 1, direct_hi[b] = 0;
+    for (unsigned i = 0; i < NDIRECT; i++) {
+        unsigned b = nhe_bin_of(i * 16);
+        if (direct_lo[b] > direct_hi[b]) direct_lo[b] = (uint8_t)i;
+        direct_hi[b] = (uint8_t)i;
+    }
+}
+
+static tld_t *tld_get(void) {
+    tld_t *t = nhe_tls.tld;
+    if (NH_LIKELY(t != NULL)) return t;
+    pool_acquire();
+    if (!exit_key_made) {
+        init_tables();
+        exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
+    }
+    t = tld_pool;
+    if (t)
+        tld_pool = t->pool_next;
+    else
+        t = meta_alloc(sizeof *t);
+    pool_release();
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->id = (uintptr_t)t;
+    nhe_tls.tld = t;
+    nhe_tls.id = t->id;
+    if (exit_key_made) pthread_setspecific(exit_key, t);
+    return t;
+}
+
+static heap_t *heap_new(tld_t *t, int slot) {
+    pool_acquire();
+    heap_t *h = heap_pool;
+    if (h)
+        heap_pool = h->pool_next;
+    else
+        h = meta_alloc(sizeof *h);
+    if (h) heaps_on_slot[slot]++;
+    pool_release();
+    if (!h) return NULL;
+    memset(h, 0, sizeof *h);
+    for (unsigned i = 0; i < NDIRECT; i++)
+        h->direct[i] = &nhe_empty_page;
+    h->owner = t->id;
+    h->node = region_map.slot_node[slot];
+    h->region = region_of_node(h->node);
+    return h;
+}
+
+heap_t *theap_for_slot(int slot) {
+    tld_t *t = tld_get();
+    if (!t) return NULL;
+    heap_t *h = t->heaps[slot];
+    if (NH_UNLIKELY(!h)) h = t->heaps[slot] = heap_new(t, slot);
+    return h;
+}
+
+unsigned theap_count(int node) {
+    int slot = heap_slot_of_node(node);
+    return slot < 0 ? 0 : __atomic_load_n(&heaps_on_slot[slot], __ATOMIC_RELAXED);
+}
+
+/* ---- page queues ------------------------------------------------------------------------- */
+static void pq_remove(page_queue_t *q, page_t *pg) {
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        q->first = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+static void pq_push_front(page_queue_t *q, page_t *pg) {
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first)
+        q->first->prev = pg;
+    else
+        q->last = pg;
+    q->first = pg;
+}
+static void pq_push_back(page_queue_t *q, page_t *pg) {
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last)
+        q->last->next = pg;
+    else
+        q->first = pg;
+    q->last = pg;
+}
+
+static void set_direct(heap_t *h, unsigned bin) {
+    page_t *pg = h->bins[bin].first ? h->bins[bin].first : &nhe_empty_page;
+    for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
+        h->direct[i] = pg;
+}
+
+/* ---- segments of a heap ------------------------------------------------------------------ */
+static segment_t **seg_list(heap_t *h, segment_t *s) {
+    return s->used_pages == s->npages ? &h->segs_full : &h->avail[s->kind];
+}
+static void seg_unlink(segment_t **list, segment_t *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+static void seg_link(segment_t **list, segment_t *s) {
+    s->prev = NULL;
+    s->next = *list;
+    if (*list) (*list)->prev = s;
+    *list = s;
+}
+
+static void segment_release(segment_t *s) {
+    span_unregister(s);
+    __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+    s->cookie = 0;
+    span_free(s->region, (uintptr_t)s, 1);
+}
+
+static segment_t *segment_new(heap_t *h, uint32_t kind) {
+    bool zero;
+    uintptr_t a = span_alloc(h->region, 1, &zero);
+    if (!a) return NULL;
+    segment_t *s = (segment_t *)a;
+    if (!zero) memset(s, 0, sizeof *s);
+    s->cookie = a ^ nhe_secret;
+    s->kind = kind;
+    s->page_shift = kind == SEG_SMALL ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
+    s->npages = kind == SEG_SMALL ? MAX_PAGES : (uint32_t)(SEG_SIZE >> MEDIUM_PAGE_SHIFT);
+    s->nsegs = 1;
+    s->node = h->node;
+    s->region = h->region;
+    s->span_base = a;
+    __atomic_store_n(&s->heap, h, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->owner, h->owner, __ATOMIC_RELEASE);
+    seg_link(&h->avail[kind], s);
+    span_register(s);
+    return s;
+}
+
+/* Frees a page slot of an owned (or exclusively held) segment; false if the segment went too. */
+static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
+    segment_t **from = h ? seg_list(h, s) : NULL;
+    NHE_STORE(pg->in_use, 0);
+    pg->capacity = 0;
+    pg->free = pg->local_free = NULL;
+    s->used_pages--;
+    if (h) {
+        seg_unlink(from, s);
+        if (s->used_pages == 0) {
+            segment_release(s);
+            return false;
+        }
+        seg_link(seg_list(h, s), s);
+    }
+    return true;
+}
+
+static void page_release(heap_t *h, segment_t *s, page_t *pg) {
+    page_queue_t *q = pg->in_full ? &h->full : &h->bins[pg->bin];
+    bool was_first = q->first == pg;
+    pq_remove(q, pg);
+    if (was_first && !pg->in_full) set_direct(h, pg->bin);
+    pg->in_full = 0;
+    slot_free(h, s, pg);
+}
+
+static page_t *page_fresh(heap_t *h, unsigned bin) {
+    uint32_t kind = nhe_bin_size(bin) <= SMALL_MAX ? SEG_SMALL : SEG_MEDIUM;
+    segment_t *s = h->avail[kind];
+    if (!s && !(s = segment_new(h, kind))) return NULL;
+    page_t *pg = NULL;
+    for (uint32_t i = 0; i < s->npages; i++)
+        if (!s->pages[i].in_use) {
+            pg = &s->pages[i];
+            break;
+        }
+    if (!pg) nhe_fatal("heap corruption (segment page count)", s);
+    seg_unlink(&h->avail[kind], s);
+    s->used_pages++;
+    seg_link(seg_list(h, s), s);
+    page_init(s, pg, bin);
+    return pg;
+}
+
+/* ---- abandoning and adopting ------------------------------------------------------------- */
+/* Takes s (exclusively held) over into h: its pages go into h's queues. */
+static void adopt(heap_t *h, segment_t *s) {
+    __atomic_store_n(&s->heap, h, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->owner, h->owner, __ATOMIC_RELEASE);
+    s->next = s->prev = NULL;
+    seg_link(seg_list(h, s), s);
+    for (uint32_t i = 0; i < s->npages; i++) {
+        page_t *pg = &s->pages[i];
+        if (!pg->in_use) continue;
+        pg->in_full = 0;
+        page_clear_full(pg);
+        page_collect(pg);
+        if (pg->used == 0) {
+            if (!slot_free(h, s, pg)) return;
+            continue;
+        }
+        pq_push_back(&h->bins[pg->bin], pg);
+        if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+    }
+}
+
+static bool adopt_one(heap_t *h) {
+    segment_t *s = span_take_abandoned(h->region);
+    if (!s) return false;
+    adopt(h, s);
+    return true;
+}
+
+/* Collects an exclusively held segment's remote frees; false if it is now free and gone. */
+static bool collect_detached(segment_t *s) {
+    for (uint32_t i = 0; i < s->npages; i++) {
+        page_t *pg = &s->pages[i];
+        if (!pg->in_use) continue;
+        page_collect(pg);
+        if (pg->used == 0) slot_free(NULL, s, pg);
+    }
+    if (s->used_pages) return true;
+    segment_release(s);
+    return false;
+}
+
+static void abandon_segment(segment_t *s) {
+    __atomic_store_n(&s->heap, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < s->npages; i++) {
+        page_t *pg = &s->pages[i];
+        pg->next = pg->prev = NULL;
+        pg->in_full = 0;
+    }
+    s->next = s->prev = NULL;
+    if (collect_detached(s)) span_abandon(s);
+}
+
+static void heap_abandon(heap_t *h, int slot) {
+    segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
+    for (int l = 0; l < 3; l++)
+        for (segment_t *s = lists[l], *next; s; s = next) {
+            next = s->next;
+            abandon_segment(s);
+        }
+    pool_acquire();
+    heaps_on_slot[slot]--;
+    h->pool_next = heap_pool;
+    heap_pool = h;
+    pool_release();
+}
+
+void theap_collect_abandoned(region_t *r) {
+    segment_t *keep = NULL;
+    for (segment_t *s; (s = span_take_abandoned(r));)
+        if (collect_detached(s)) {
+            s->next = keep;
+            keep = s;
+        }
+    for (segment_t *s = keep, *next; s; s = next) {
+        next = s->next;
+        span_abandon(s);
+    }
+}
+
+void theap_thread_exit(void) {
+    tld_t *t = nhe_tls.tld;
+    if (!t) return;
+    nhe_tls.heap = &nhe_empty_heap;
+    for (int slot = 0; slot < NH_MAX_SLOTS; slot++)
+        if (t->heaps[slot]) {
+            heap_abandon(t->heaps[slot], slot);
+            t->heaps[slot] = NULL;
+        }
+    nhe_tls.tld = NULL;
+    nhe_tls.id = THREAD_ID_NONE;
+    pool_acquire();
+    t->pool_next = tld_pool;
+    tld_pool = t;
+    pool_release();
+}
+
+/* A thread moving to another node leaves its old home heap to that node. */
+void theap_leave_slot(int slot) {
+    tld_t *t = nhe_tls.tld;
+    if (!t || slot < 0 || !t->heaps[slot]) return;
+    if (nhe_tls.heap == t->heaps[slot]) nhe_tls.heap = &nhe_empty_heap;
+    heap_abandon(t->heaps[slot], slot);
+    t->heaps[slot] = NULL;
+}
+
+/* ---- allocation and free ----------------------------------------------------------------- */
+static void unfull(heap_t *h, page_t *pg) {
+    pq_remove(&h->full, pg);
+    pg->in_full = 0;
+    page_clear_full(pg);
+    pq_push_back(&h->bins[pg->bin], pg);
+    if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+}
+
+static bool reclaim_full(heap_t *h) {
+    if (!__atomic_load_n(&h->full_dirty, __ATOMIC_RELAXED)) return false;
+    __atomic_store_n(&h->full_dirty, 0, __ATOMIC_SEQ_CST);
+    bool any = false;
+    for (page_t *pg = h->full.first, *next; pg; pg = next) {
+        next = pg->next;
+        if (__atomic_load_n(&pg->thread_free, __ATOMIC_ACQUIRE) & ~TF_FULL) {
+            unfull(h, pg);
+            any = true;
+        }
+    }
+    return any;
+}
+
+void *theap_alloc_bin(heap_t *h, unsigned bin) {
+    page_queue_t *q = &h->bins[bin];
+    for (int pass = 0; pass < 3; pass++) {
+        for (page_t *pg = q->first; pg;) {
+            if (!pg->free) {
+                page_collect(pg);
+                if (!pg->free) page_relist_purged(pg);
+                if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
+            }
+            if (pg->free) {
+                if (pg != q->first) {
+                    pq_remove(q, pg);
+                    pq_push_front(q, pg);
+                }
+                set_direct(h, bin);
+                return nhe_page_pop(pg, pg->free);
+            }
+            if (!page_try_full(pg)) continue; /* remote frees just came: collect them */
+            page_t *next = pg->next;
+            pq_remove(q, pg);
+            pg->in_full = 1;
+            pq_push_front(&h->full, pg);
+            pg = next;
+        }
+        set_direct(h, bin);
+        if (!reclaim_full(h) && !adopt_one(h)) break;
+    }
+    page_t *pg = page_fresh(h, bin);
+    if (!pg) return NULL;
+    pq_push_front(q, pg);
+    page_extend(pg);
+    set_direct(h, bin);
+    return nhe_page_pop(pg, pg->free);
+}
+
+void *theap_alloc(heap_t *h, size_t size, bool zero) {
+    void *p;
+    if (size <= MEDIUM_MAX) {
+        p = theap_alloc_bin(h, nhe_bin_of(size));
+        if (p && zero) memset(p, 0, size);
+    } else {
+        p = huge_alloc(h->region, size, 0, zero);
+    }
+    return p;
+}
+
+void theap_free_local_slow(segment_t *s, page_t *pg) {
+    heap_t *h = s->heap;
+    if (pg->in_full) unfull(h, pg);
+    if (pg->used != 0) return;
+    page_queue_t *q = &h->bins[pg->bin];
+    if (q->first == pg && !pg->next) return; /* the class's only page: keep it for reuse */
+    page_release(h, s, pg);
+}
+
+void theap_free_remote(segment_t *s, page_t *pg, block_t *b) {
+    b->key = pg->key;
+    uintptr_t old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
+    do {
+        b->next = nhe_encode(pg, (block_t *)(old & ~TF_FULL));
+    } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, (uintptr_t)b, true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    if (old & TF_FULL) { /* the first free into a full page tells its heap */
+        heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);
+        if (h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
+    }
+}
+
+size_t theap_trim_mine(void) {
+    tld_t *t = nhe_tls.tld;
+    size_t given = 0;
+    if (!t) return 0;
+    for (int slot = 0; slot < NH_MAX_SLOTS; slot++) {
+        heap_t *h = t->heaps[slot];
+        if (!h) continue;
+        segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
+        for (int l = 0; l < 3; l++)
+            for (segment_t *s = lists[l]; s; s = s->next)
+                for (uint32_t i = 0; i < s->npages; i++)
+                    if (s->pages[i].in_use && !s->pages[i].in_full)
+                        given += page_trim(s, &s->pages[i]);
+        for (unsigned b = 1; b < NBINS; b++)
+            set_direct(h, b);
+    }
+    return given;
+}
