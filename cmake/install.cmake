@@ -1,5 +1,5 @@
 # Installation: the shared library (with soname), libnumaheap.a, the public header, the CLI,
-# numaheap.pc for pkg-config and a CMake package with the imported targets
+# the man pages, numaheap.pc for pkg-config and a CMake package with the imported targets
 # numaheap::numaheap and numaheap::numaheap_static. Included from the top-level CMakeLists.txt
 # after the targets are defined. Also makes the same target names work under add_subdirectory.
 include(GNUInstallDirs)
@@ -29,6 +29,9 @@ install(TARGETS numaheap numaheap_static EXPORT numaheapTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development)
 install(TARGETS numaheap-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/include/numaheap.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        COMPONENT Development)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/numaheap.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/numaheap.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3
         COMPONENT Development)
 
 # numaheap.pc, written at install time so its paths are those of the prefix actually used

@@ -24,7 +24,8 @@ libdir=$(dirname "$(find "$prefix" -name libnumaheap.so -print -quit)")
 for f in "$libdir/libnumaheap.a" "$libdir/pkgconfig/numaheap.pc" \
     "$libdir/cmake/numaheap/numaheapConfig.cmake" \
     "$libdir/cmake/numaheap/numaheapConfigVersion.cmake" "$prefix/include/numaheap.h" \
-    "$prefix/bin/numaheap"; do
+    "$prefix/bin/numaheap" "$prefix/share/man/man1/numaheap.1" \
+    "$prefix/share/man/man3/numaheap.3"; do
     [[ -f $f ]] || fail "not installed: ${f#"$prefix"/}"
 done
 soname=$(readelf -d "$libdir/libnumaheap.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
