@@ -20,9 +20,12 @@ set_target_properties(numaheap_static PROPERTIES EXPORT_NAME numaheap_static)
 add_library(numaheap::numaheap ALIAS numaheap)
 add_library(numaheap::numaheap_static ALIAS numaheap_static)
 
-# The installed CLI finds the installed library (and preloads that one in `numaheap run`).
-file(RELATIVE_PATH NH_BIN_TO_LIB ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
-set_target_properties(numaheap-cli PROPERTIES INSTALL_RPATH "$ORIGIN/${NH_BIN_TO_LIB}")
+# The installed CLI finds the installed library (and preloads that one in `numaheap run`);
+# no RPATH where the library lands in a system directory (a prefix of /usr).
+if(NOT CMAKE_INSTALL_FULL_LIBDIR IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
+  file(RELATIVE_PATH NH_BIN_TO_LIB ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+  set_target_properties(numaheap-cli PROPERTIES INSTALL_RPATH "$ORIGIN/${NH_BIN_TO_LIB}")
+endif()
 
 install(TARGETS numaheap numaheap_static EXPORT numaheapTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development

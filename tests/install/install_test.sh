@@ -5,9 +5,9 @@
 # add_subdirectory of the source tree. Each consumer must run with numaheap as its
 # malloc and place nh_malloc_onnode(..., 0) on node 0. Also checks the installed CLI preloads
 # the installed library.
-# Usage: install_test.sh BUILD_DIR SOURCE_DIR C_COMPILER
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR C_COMPILER [CMAKE]
 set -euo pipefail
-build=$1 src=$2 cc=$3
+build=$1 src=$2 cc=$3 cmake=${4:-cmake}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -15,7 +15,7 @@ prefix=$work/prefix
 
 fail() { echo "install_test: $*" >&2; exit 1; }
 
-cmake --install "$build" --prefix "$prefix" >"$work/install.log" || {
+"$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" || {
     cat "$work/install.log"
     fail "cmake --install failed"
 }
@@ -54,9 +54,9 @@ if readelf -d "$work/pc_static" 2>/dev/null | grep -q NEEDED; then fail "pc_stat
 run pkg-config-static "$work/pc_static"
 
 # 3. find_package(numaheap): numaheap::numaheap and numaheap::numaheap_static.
-cmake -S "$here/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+"$cmake" -S "$here/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_C_COMPILER="$cc" >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "find_package consumer: configure failed"; }
-cmake --build "$work/cmake" >>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "find_package consumer: build failed"; }
+"$cmake" --build "$work/cmake" >>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "find_package consumer: build failed"; }
 readelf -d "$work/cmake/consumer_shared" | grep -q "NEEDED.*\[$soname\]" ||
     fail "find_package consumer_shared: not linked to $soname"
 if readelf -d "$work/cmake/consumer_static" | grep -q 'NEEDED.*libnumaheap'; then
@@ -66,9 +66,9 @@ run find_package-shared "$work/cmake/consumer_shared"
 run find_package-static "$work/cmake/consumer_static"
 
 # 4. add_subdirectory of the source tree, same targets (tests and benchmarks off by default).
-cmake -S "$here/consumer" -B "$work/subdir" -DNH_SOURCE="$src" -DCMAKE_C_COMPILER="$cc" \
+"$cmake" -S "$here/consumer" -B "$work/subdir" -DNH_SOURCE="$src" -DCMAKE_C_COMPILER="$cc" \
     >"$work/subdir.log" 2>&1 || { cat "$work/subdir.log"; fail "add_subdirectory consumer: configure failed"; }
-cmake --build "$work/subdir" --target consumer_shared consumer_static >>"$work/subdir.log" 2>&1 ||
+"$cmake" --build "$work/subdir" --target consumer_shared consumer_static >>"$work/subdir.log" 2>&1 ||
     { cat "$work/subdir.log"; fail "add_subdirectory consumer: build failed"; }
 run add_subdirectory-shared "$work/subdir/consumer_shared"
 run add_subdirectory-static "$work/subdir/consumer_static"
