@@ -1,0 +1,51 @@
+/* What the numaheap subcommands share: the command table entry main.c dispatches on, one-line
+ * argument errors (exit status 2), policy error reports with a caret, help text. Each
+ * subcommand lives in its own cmd_NAME.c and uses the public header only. */
+#ifndef NH_CLI_H
+#define NH_CLI_H
+
+#include "numaheap.h"
+
+#include <stdio.h>
+
+/* Exit statuses of every subcommand. */
+#define CLI_OK    0 /* done; for check and oci: the policy is valid */
+#define CLI_FAIL  1 /* the answer is no (invalid policy) or the system refused */
+#define CLI_USAGE 2 /* bad command line: one line on stderr says what was wrong */
+
+typedef struct cli_command {
+    const char *name;
+    const char *synopsis;        /* arguments, as shown after "numaheap NAME" */
+    const char *summary;         /* one line for numaheap --help */
+    const char *help;            /* the rest of NAME --help: what it does, its options */
+    const char *const *required; /* names of the required positional arguments, NULL-ended */
+    int max_args;                /* positional arguments accepted at most, -1: any number */
+    int (*run)(const struct cli_command *self, int argc, char **argv); /* argv[0]: NAME */
+} cli_command_t;
+
+extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_usage;
+
+/* Prints "numaheap NAME: <message> (see 'numaheap NAME --help')" on stderr; returns CLI_USAGE. */
+int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "-h" or "--help". */
+int cli_is_help(const char *arg);
+/* The full help of cmd on f; returns CLI_OK. */
+int cli_help(const cli_command_t *cmd, FILE *f);
+/* For commands with positional arguments only: answers --help, and refuses options, missing
+ * and extra arguments with one line. Returns -1 when argv is fine, else the exit status. */
+int cli_check_args(const cli_command_t *cmd, int argc, char **argv);
+/* An option with a value, as "--name VALUE" or "--name=VALUE", at argv[*i]. Returns 1 and sets
+ * *value (advancing *i past a separate value), 0 if argv[*i] is not this option, or -1 after
+ * reporting a missing value. */
+int cli_option_value(const cli_command_t *cmd, int argc, char **argv, int *i, const char *name,
+                     const char **value);
+/* Reports a policy nh_policy_parse or nh_policy_from_oci refused: the message, then, when the
+ * error has a position in text, arg (the argument as typed, text at offset in it) with a caret
+ * under the offending character. what names the policy ("policy", "--policy"). */
+void cli_policy_error(const cli_command_t *cmd, const char *what, const char *arg, int offset,
+                      int rc, const nh_error_t *err);
+/* The canonical compact form of p on stdout; returns CLI_OK. */
+int cli_print_policy(const nh_policy_t *p);
+
+#endif /* NH_CLI_H */
