@@ -115,6 +115,7 @@ typedef struct thread_state {
     ptrdiff_t budget; /* bytes to allocate before the next routing check (see route_charge) */
     unsigned strikes; /* consecutive checks that saw another node */
     int last_errno;   /* errno from a failed commit, for strict-mode reporting */
+    int last_cpu;     /* CPU of the last check that kept the thread where it is, -1 = none */
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));
@@ -123,6 +124,24 @@ NH_HIDDEN void route_slow(thread_state_t *ts); /* first use and periodic check *
 NH_HIDDEN int route_bind(int node);
 NH_HIDDEN int route_unbind(void);
 NH_HIDDEN int route_current_node(void);
+/* The CPU this thread runs on, read from glibc's rseq area (a load); -1 where rseq is off. */
+static inline int route_cpu_fast(void) {
+    extern const ptrdiff_t __rseq_offset;
+    extern const unsigned int __rseq_size;
+    if (NH_UNLIKELY(!__rseq_size)) return -1;
+    const volatile uint32_t *cpu_id =
+        (const volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+    return (int)*cpu_id;
+}
+
+/* A routing check at the cost of a load and a compare while the thread stays on its CPU. */
+static inline void route_check(void) {
+    thread_state_t *ts = &nh_tls;
+    int cpu = route_cpu_fast();
+    if (NH_LIKELY(cpu >= 0 && cpu == ts->last_cpu)) return;
+    route_slow(ts);
+}
+
 /* Bytes a thread allocates between routing checks: small enough that a moved thread follows
  * within microseconds of allocation work, large enough that getcpu is not on the fast path. */
 #define ROUTE_CHECK_BYTES (64 * 1024)

@@ -10,7 +10,7 @@
 #include <sched.h>
 
 __thread thread_state_t nh_tls
-    __attribute__((tls_model("initial-exec"))) = {.home = -1, .bound = -1};
+    __attribute__((tls_model("initial-exec"))) = {.home = -1, .bound = -1, .last_cpu = -1};
 
 static nh_policy_t route_policy;
 static unsigned reroute_checks;
@@ -38,9 +38,9 @@ static int route_cpu_node(void) {
     return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : topo_get()->cpu_node[cpu];
 }
 
-static int cpu_target_now(void) {
-    int cpu = sched_getcpu();
-    return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : cpu_target[cpu];
+static int cpu_now(void) {
+    int cpu = route_cpu_fast();
+    return cpu >= 0 ? cpu : sched_getcpu();
 }
 
 /* The node of heap_nodes (and of set, when given) nearest to from. */
@@ -110,6 +110,7 @@ static void attach(thread_state_t *ts, int node) {
         ts->home_size = r->end - r->base;
     }
     ts->strikes = 0;
+    ts->last_cpu = -1;
 }
 
 void route_slow(thread_state_t *ts) {
@@ -117,8 +118,10 @@ void route_slow(thread_state_t *ts) {
         heap_large_threshold - 1 < ROUTE_CHECK_BYTES ? heap_large_threshold - 1 : ROUTE_CHECK_BYTES;
     ts->budget = heap_check_every_call ? 0 : (ptrdiff_t)b;
     if (!heap_ready()) return;
+    int cpu = cpu_now();
     if (ts->bound >= 0) {
         if (ts->home != ts->bound) attach(ts, ts->bound);
+        ts->last_cpu = cpu;
         return;
     }
     if (ts->home < 0) {
@@ -126,11 +129,15 @@ void route_slow(thread_state_t *ts) {
         attach(ts, target_node(n >= 0 ? n : route_cpu_node()));
         return;
     }
-    if (route_policy.mode == NH_MPOL_INTERLEAVE || route_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE)
+    if (route_policy.mode == NH_MPOL_INTERLEAVE ||
+        route_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE) {
+        ts->last_cpu = cpu;
         return;
-    int want = cpu_target_now();
+    }
+    int want = cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : cpu_target[cpu];
     if (want < 0 || want == ts->home) {
         ts->strikes = 0;
+        ts->last_cpu = cpu; /* until the thread runs elsewhere, nothing to check */
     } else if (++ts->strikes >= reroute_checks || affinity_node() == want) {
         /* hysteresis is for the scheduler's moves; a thread pinned elsewhere stays there */
         attach(ts, want);

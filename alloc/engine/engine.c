@@ -14,6 +14,7 @@
 #define BOOT_MAGIC 0x6e68626f6f74ull /* "nhboot" */
 
 uintptr_t nhe_secret;
+size_t nhe_fast_max; /* 0 until init: everything takes the slow path */
 uint16_t nhe_bin_size_k[NBINS];
 
 static _Alignas(64) char boot_area[BOOT_SIZE];
@@ -59,6 +60,7 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
         nhe_bin_size_k[b] = (uint16_t)(size / 16);
     }
     span_init(c->decay_ms);
+    nhe_fast_max = c->large_threshold <= MEDIUM_MAX ? c->large_threshold - 1 : MEDIUM_MAX;
     return pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -145,7 +147,7 @@ void nhe_free_slow(void *p) {
         theap_free_local_slow(s, pg);
         return;
     }
-    theap_free_remote(s, pg, b);
+    theap_free_foreign(s, pg, b);
 }
 
 /* ---- allocation ------------------------------------------------------------------------------ */
@@ -158,7 +160,7 @@ static void *failed(void) {
 
 /* The thread's home heap after the routing check. */
 static heap_t *home_heap(void) {
-    route_slow(&nh_tls);
+    route_check();
     heap_t *h = nhe_tls.heap;
     if (NH_LIKELY(h != &nhe_empty_heap)) return h;
     int slot = heap_slot_of_node(nh_tls.home);
@@ -189,6 +191,7 @@ void *nhe_malloc_generic(size_t size, bool zero) {
     heap_t *h = home_heap();
     void *p;
     if (!h) return failed();
+    theap_maybe_sweep(h);
     if (size >= heap_large_threshold)
         p = huge_alloc(region_large(), size, 0, zero);
     else

@@ -23,11 +23,15 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
 }
 
 static inline void *engine_malloc(size_t size) {
-    if (NH_LIKELY(size <= DIRECT_MAX)) {
-        page_t *pg = nhe_tls.heap->direct[(size + 15) >> 4];
-        block_t *b = pg->free;
-        if (NH_LIKELY(b != NULL)) return nhe_page_pop(pg, b);
-    }
+    page_t *pg;
+    if (NH_LIKELY(size <= DIRECT_MAX))
+        pg = nhe_tls.heap->direct[(size + 15) >> 4];
+    else if (size <= nhe_fast_max)
+        pg = nhe_tls.heap->cur[nhe_bin_of(size)];
+    else
+        return nhe_malloc_generic(size, false);
+    block_t *b = pg->free;
+    if (NH_LIKELY(b != NULL)) return nhe_page_pop(pg, b);
     return nhe_malloc_generic(size, false);
 }
 
@@ -57,8 +61,9 @@ static inline void engine_free(void *p) {
                 b->next = nhe_encode(pg, pg->local_free);
                 b->key = pg->key;
                 pg->local_free = b;
-                NHE_STORE(pg->used, pg->used - 1);
-                if (NH_UNLIKELY(pg->used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+                uint32_t used = pg->used - 1;
+                NHE_STORE(pg->used, used);
+                if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
                 return;
             }
         }

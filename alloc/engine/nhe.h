@@ -19,7 +19,7 @@
 #define SMALL_PAGE_SHIFT  16     /* 64 KiB pages for blocks up to SMALL_MAX */
 #define MEDIUM_PAGE_SHIFT 19     /* 512 KiB pages for blocks up to MEDIUM_MAX */
 #define HUGE_PAGE_SHIFT   40     /* every offset in a huge segment maps to page 0 */
-#define SMALL_HEADER      8192u  /* page 0 of a small segment starts after the header */
+#define SMALL_HEADER      16384u /* page 0 of a small segment starts after the header */
 #define MEDIUM_HEADER     65536u /* ... of a medium segment: 64 KiB, so its blocks align */
 #define SMALL_MAX         8192u
 #define MEDIUM_MAX        (128u << 10)
@@ -53,10 +53,15 @@ typedef struct page {
     uint8_t bin;
     uint8_t in_use;
     uint8_t in_full;
+    uint8_t sweep_mark; /* found empty by the last sweep */
+    uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
     _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
     struct page *next, *prev;      /* in the heap's bin queue or full list */
     uint64_t purged[2];            /* 4 KiB pages given back by trim: their blocks are unlisted */
+    uint64_t pad[3];               /* 128 bytes: the page of an address is two shifts away */
 } page_t;
+
+_Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
 
 typedef struct segment {
     uintptr_t cookie;        /* address ^ secret: this is one of our segments */
@@ -83,9 +88,20 @@ typedef struct page_queue {
     page_t *first, *last;
 } page_queue_t;
 
+/* Blocks of other heaps of the same node that this thread freed: handed out again by this
+ * thread first (they count as allocated in their pages meanwhile), flushed home in batches. */
+typedef struct foreign_cache {
+    block_t *head;
+    uint32_t count;
+} foreign_cache_t;
+
 typedef struct heap {
     page_t *direct[NDIRECT]; /* size / 16 -> a page of that class with free blocks, or empty */
+    page_t *cur[NBINS];      /* the same by class, for the sizes above DIRECT_MAX */
     page_queue_t bins[NBINS];
+    foreign_cache_t foreign[NBINS];
+    uint64_t last_sweep_ms; /* empty pages are given back by a sweep that finds them twice */
+    unsigned generic_calls;
     page_queue_t full;
     _Atomic int full_dirty; /* another thread freed into a page of the full list */
     uintptr_t owner;        /* thread id */
@@ -113,6 +129,7 @@ NH_HIDDEN extern __thread nhe_tls_t nhe_tls __attribute__((tls_model("initial-ex
 NH_HIDDEN extern heap_t nhe_empty_heap;
 NH_HIDDEN extern page_t nhe_empty_page;
 NH_HIDDEN extern uintptr_t nhe_secret;
+NH_HIDDEN extern size_t nhe_fast_max;            /* largest size the inline path serves */
 NH_HIDDEN extern uint16_t nhe_bin_size_k[NBINS]; /* class size / 16 */
 
 /* Relaxed accesses for fields the owner writes and statistics read from other threads. */
@@ -145,7 +162,7 @@ static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
 }
 
 static inline page_t *nhe_page_of(segment_t *seg, uintptr_t p) {
-    return &seg->pages[(p - (uintptr_t)seg) >> seg->page_shift];
+    return (page_t *)((char *)seg->pages + (((p - (uintptr_t)seg) >> seg->page_shift) << 7));
 }
 
 /* ---- span.c: segments of a region, the span cache, decay -------------------------------- */
@@ -184,6 +201,9 @@ NH_HIDDEN void *theap_alloc_bin(heap_t *h, unsigned bin);
 NH_HIDDEN heap_t *theap_for_slot(int slot); /* this thread's heap of a node slot */
 NH_HIDDEN void theap_free_local_slow(segment_t *seg, page_t *pg);
 NH_HIDDEN void theap_free_remote(segment_t *seg, page_t *pg, block_t *b);
+/* A free by a thread that does not own the block: cached if the block is of its node. */
+NH_HIDDEN void theap_free_foreign(segment_t *seg, page_t *pg, block_t *b);
+NH_HIDDEN void theap_maybe_sweep(heap_t *h);
 NH_HIDDEN void theap_thread_exit(void);
 NH_HIDDEN void theap_leave_slot(int slot); /* the thread moved off this node */
 NH_HIDDEN void theap_collect_abandoned(region_t *r);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #define EXTEND_BYTES 4096u
+#define EXTEND_MIN   16u
 #define OS_PAGE      4096u
 
 _Noreturn void nhe_fatal(const char *what, const void *p) {
@@ -33,6 +34,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     NHE_STORE(pg->used, 0);
     pg->bin = (uint8_t)bin;
     pg->in_full = 0;
+    pg->sweep_mark = 0;
     pg->purged[0] = pg->purged[1] = 0;
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
@@ -43,8 +45,9 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
 }
 
 void page_extend(page_t *pg) {
+    /* a few KiB of small blocks at a time, at least a handful of big ones */
     uint32_t n = pg->reserved - pg->capacity, max = EXTEND_BYTES / pg->block_size;
-    if (max < 1) max = 1;
+    if (max < EXTEND_MIN) max = EXTEND_MIN;
     if (n > max) n = max;
     if (!n) return;
     uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->block_size;

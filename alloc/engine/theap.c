@@ -10,12 +10,17 @@
 #include <sched.h>
 #include <string.h>
 
-#define META_CHUNK (1ul << 20)
+#define META_CHUNK  (1ul << 20)
+#define SWEEP_CALLS 64
+#define SEARCH_MAX  16 /* pages looked at before a fresh one is taken */
+#define SWEEP_MS    500
+#define FOREIGN_MAX 256 /* cached blocks per size class before a flush */
 
 __thread nhe_tls_t nhe_tls
     __attribute__((tls_model("initial-exec"))) = {&nhe_empty_heap, THREAD_ID_NONE, NULL};
 page_t nhe_empty_page;
-heap_t nhe_empty_heap = {.direct = {[0 ... NDIRECT - 1] = &nhe_empty_page}};
+heap_t nhe_empty_heap = {.direct = {[0 ... NDIRECT - 1] = &nhe_empty_page},
+                         .cur = {[0 ... NBINS - 1] = &nhe_empty_page}};
 
 static _Atomic int pool_lock;
 static heap_t *heap_pool;
@@ -112,6 +117,8 @@ static heap_t *heap_new(tld_t *t, int slot) {
     memset(h, 0, sizeof *h);
     for (unsigned i = 0; i < NDIRECT; i++)
         h->direct[i] = &nhe_empty_page;
+    for (unsigned b = 0; b < NBINS; b++)
+        h->cur[b] = &nhe_empty_page;
     h->owner = t->id;
     h->node = region_map.slot_node[slot];
     h->region = region_of_node(h->node);
@@ -162,8 +169,11 @@ static void pq_push_back(page_queue_t *q, page_t *pg) {
     q->last = pg;
 }
 
+/* The direct entries of a class: its first page, or the empty page (so malloc takes the slow
+ * path) while foreign blocks of the class wait to be handed out first. */
 static void set_direct(heap_t *h, unsigned bin) {
-    page_t *pg = h->bins[bin].first ? h->bins[bin].first : &nhe_empty_page;
+    page_t *pg = h->bins[bin].first && !h->foreign[bin].head ? h->bins[bin].first : &nhe_empty_page;
+    h->cur[bin] = pg;
     for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
         h->direct[i] = pg;
 }
@@ -314,7 +324,10 @@ static void abandon_segment(segment_t *s) {
     if (collect_detached(s)) span_abandon(s);
 }
 
+static void foreign_flush_all(heap_t *h);
+
 static void heap_abandon(heap_t *h, int slot) {
+    foreign_flush_all(h);
     segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
     for (int l = 0; l < 3; l++)
         for (segment_t *s = lists[l], *next; s; s = next) {
@@ -390,16 +403,97 @@ static bool reclaim_full(heap_t *h) {
     return any;
 }
 
+static uintptr_t foreign_key(void) {
+    return nhe_secret ^ 0x5bd1e9955bd1e995ull;
+}
+
+/* Pushes a run of blocks of one page onto its thread_free list with one CAS. */
+static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
+    uintptr_t old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
+    do {
+        tail->next = nhe_encode(pg, (block_t *)(old & ~TF_FULL));
+    } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, (uintptr_t)head, true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    if (old & TF_FULL) { /* the first free into a full page tells its heap */
+        heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);
+        if (h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
+    }
+}
+
+static block_t *foreign_next(const block_t *b) {
+    block_t *n = (block_t *)(b->next ^ foreign_key());
+    if (n && (uintptr_t)n - region_map.base >= region_map.size)
+        nhe_fatal("heap corruption (foreign cache)", b);
+    return n;
+}
+
+/* Sends a size class's cached foreign blocks home, one CAS per run of blocks of one page. */
+static void foreign_flush(heap_t *h, unsigned bin) {
+    block_t *b = h->foreign[bin].head;
+    h->foreign[bin].head = NULL;
+    h->foreign[bin].count = 0;
+    set_direct(h, bin);
+    page_t *run_pg = NULL;
+    segment_t *run_seg = NULL;
+    block_t *run_head = NULL, *run_tail = NULL;
+    while (b) {
+        block_t *next = foreign_next(b);
+        segment_t *s = (segment_t *)((uintptr_t)b & ~SEG_MASK);
+        page_t *pg = nhe_page_of(s, (uintptr_t)b);
+        if (pg != run_pg) {
+            if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
+            run_pg = pg, run_seg = s, run_head = run_tail = b;
+        } else {
+            run_tail->next = nhe_encode(pg, b);
+            run_tail = b;
+        }
+        b->key = pg->key;
+        b = next;
+    }
+    if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
+}
+
+static void foreign_flush_all(heap_t *h) {
+    for (unsigned bin = 1; bin < NBINS; bin++)
+        if (h->foreign[bin].head) foreign_flush(h, bin);
+}
+
+void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
+    heap_t *h = nhe_tls.heap;
+    if (h == &nhe_empty_heap || s->node != h->node) { /* another node's: straight home */
+        theap_free_remote(s, pg, b);
+        return;
+    }
+    if (b->key == foreign_key()) nhe_fatal("free(): double free detected", b);
+    foreign_cache_t *fc = &h->foreign[pg->bin];
+    b->next = (uintptr_t)fc->head ^ foreign_key();
+    b->key = foreign_key();
+    fc->head = b;
+    if (++fc->count == 1) set_direct(h, pg->bin);
+    if (fc->count > FOREIGN_MAX) foreign_flush(h, pg->bin);
+}
+
 void *theap_alloc_bin(heap_t *h, unsigned bin) {
+    foreign_cache_t *fc = &h->foreign[bin];
+    if (fc->head) {
+        block_t *b = fc->head;
+        fc->head = foreign_next(b);
+        fc->count--;
+        b->key = 0;
+        if (!fc->head) set_direct(h, bin);
+        return b;
+    }
     page_queue_t *q = &h->bins[bin];
     for (int pass = 0; pass < 3; pass++) {
-        for (page_t *pg = q->first; pg;) {
+        unsigned searched = 0;
+        for (page_t *pg = q->first; pg && searched < SEARCH_MAX; searched++) {
             if (!pg->free) {
                 page_collect(pg);
                 if (!pg->free) page_relist_purged(pg);
                 if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
             }
             if (pg->free) {
+                pg->tried = 0;
                 if (pg != q->first) {
                     pq_remove(q, pg);
                     pq_push_front(q, pg);
@@ -407,8 +501,17 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
                 set_direct(h, bin);
                 return nhe_page_pop(pg, pg->free);
             }
-            if (!page_try_full(pg)) continue; /* remote frees just came: collect them */
             page_t *next = pg->next;
+            if (!pg->tried) { /* exhausted once: to the back, its blocks may come home soon */
+                pg->tried = 1;
+                if (next) {
+                    pq_remove(q, pg);
+                    pq_push_back(q, pg);
+                }
+                pg = next;
+                continue;
+            }
+            if (!page_try_full(pg)) continue; /* remote frees just came: collect them */
             pq_remove(q, pg);
             pg->in_full = 1;
             pq_push_front(&h->full, pg);
@@ -440,22 +543,40 @@ void theap_free_local_slow(segment_t *s, page_t *pg) {
     heap_t *h = s->heap;
     if (pg->in_full) unfull(h, pg);
     if (pg->used != 0) return;
+    /* an empty page goes to the front, to be reused first; the sweep gives it back if it
+     * stays empty */
     page_queue_t *q = &h->bins[pg->bin];
-    if (q->first == pg && !pg->next) return; /* the class's only page: keep it for reuse */
-    page_release(h, s, pg);
+    if (q->first != pg) {
+        pq_remove(q, pg);
+        pq_push_front(q, pg);
+        set_direct(h, pg->bin);
+    }
+}
+
+/* Every so often (by the clock, checked every SWEEP_CALLS slow allocations): pages found empty
+ * by two sweeps in a row go back to their segments, so a heap holds what it uses. */
+void theap_maybe_sweep(heap_t *h) {
+    if (++h->generic_calls % SWEEP_CALLS) return;
+    uint64_t now = nhe_now_ms();
+    if (now - h->last_sweep_ms < SWEEP_MS) return;
+    h->last_sweep_ms = now;
+    for (unsigned bin = 1; bin < NBINS; bin++)
+        for (page_t *pg = h->bins[bin].first, *next; pg; pg = next) {
+            next = pg->next;
+            page_collect(pg);
+            if (pg->used) {
+                pg->sweep_mark = 0;
+            } else if (pg->sweep_mark) {
+                page_release(h, (segment_t *)((uintptr_t)pg & ~SEG_MASK), pg);
+            } else {
+                pg->sweep_mark = 1;
+            }
+        }
 }
 
 void theap_free_remote(segment_t *s, page_t *pg, block_t *b) {
     b->key = pg->key;
-    uintptr_t old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
-    do {
-        b->next = nhe_encode(pg, (block_t *)(old & ~TF_FULL));
-    } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, (uintptr_t)b, true,
-                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    if (old & TF_FULL) { /* the first free into a full page tells its heap */
-        heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);
-        if (h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
-    }
+    push_run(s, pg, b, b);
 }
 
 size_t theap_trim_mine(void) {
@@ -465,6 +586,7 @@ size_t theap_trim_mine(void) {
     for (int slot = 0; slot < NH_MAX_SLOTS; slot++) {
         heap_t *h = t->heaps[slot];
         if (!h) continue;
+        foreign_flush_all(h);
         segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
         for (int l = 0; l < 3; l++)
             for (segment_t *s = lists[l]; s; s = s->next)
