@@ -40,6 +40,21 @@ static int move_range(uintptr_t first, uintptr_t end, int node, bool move,
             s.status[i] = -EAGAIN; /* "not moved" until told */
         e = kernel_move_pages(k, s.pages, s.nodes, s.status, MPOL_MF_MOVE);
         if (e && e != ENOENT && e != ENOMEM && e != EBUSY) return e; /* per-page results below */
+        /* a page busy at that moment (one split out of a transparent huge page, say) usually
+         * moves on a second try */
+        for (int retry = 0; retry < 3; retry++) {
+            unsigned long b = 0;
+            for (unsigned long i = 0; i < k; i++)
+                if (s.status[i] == -EBUSY || s.status[i] == -EAGAIN) b++;
+            if (!b) break;
+            for (unsigned long i = 0; i < k; i++) {
+                if (s.status[i] != -EBUSY && s.status[i] != -EAGAIN) continue;
+                int one = -EAGAIN;
+                if (kernel_move_pages(1, &s.pages[i], &s.nodes[i], &one, MPOL_MF_MOVE) == 0 ||
+                    one >= 0)
+                    s.status[i] = one;
+            }
+        }
         for (unsigned long i = 0; i < k; i++) {
             if (s.status[i] == node)
                 rep->pages_moved++;

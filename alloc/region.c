@@ -20,7 +20,7 @@
 #include <numaif.h>
 #include <sys/mman.h>
 
-#define MIN_REGION_SIZE (1ul << 30)
+#define MIN_REGION_SIZE (64ul << 20) /* still many segments, under a tight RLIMIT_AS too */
 
 static region_t regions[NH_MAX_SLOTS + 1];
 static int large_slot;

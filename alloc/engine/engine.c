@@ -15,7 +15,7 @@
 
 uintptr_t nhe_secret;
 size_t nhe_fast_max; /* 0 until init: everything takes the slow path */
-uint16_t nhe_bin_size_k[NBINS];
+uint32_t nhe_bin_size_k[NBINS];
 
 static _Alignas(64) char boot_area[BOOT_SIZE];
 static _Atomic size_t boot_used;
@@ -57,10 +57,10 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
             unsigned p2 = 7 + (b - 9) / 4, k = (b - 9) % 4 + 1;
             size = ((size_t)1 << p2) + k * ((size_t)1 << (p2 - 2));
         }
-        nhe_bin_size_k[b] = (uint16_t)(size / 16);
+        nhe_bin_size_k[b] = (uint32_t)(size / 16);
     }
     span_init(c->decay_ms);
-    nhe_fast_max = c->large_threshold <= MEDIUM_MAX ? c->large_threshold - 1 : MEDIUM_MAX;
+    nhe_fast_max = c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX;
     return pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -171,9 +171,9 @@ static heap_t *home_heap(void) {
 
 static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, bool zero) {
     if (align <= 16)
-        return size <= MEDIUM_MAX ? theap_alloc(h, size, zero) : huge_alloc(r, size, 0, zero);
+        return size <= LARGE_MAX ? theap_alloc(h, size, zero) : huge_alloc(r, size, 0, zero);
     size_t n = size > align ? size : align;
-    if (align <= MEDIUM_HEADER && n <= MEDIUM_MAX) {
+    if (align <= MEDIUM_HEADER && n <= LARGE_MAX) {
         unsigned bin = nhe_bin_of(n);
         while (bin < NBINS && nhe_bin_size(bin) % align)
             bin++;
@@ -255,7 +255,7 @@ void *engine_realloc(void *p, size_t size) {
     if (s->kind == SEG_HUGE) {
         old = s->huge_size;
         size_t cap = s->span_base + ((size_t)s->nsegs << SEG_SHIFT) - s->huge_obj;
-        if (size <= cap && size > MEDIUM_MAX) { /* grow or shrink in place */
+        if (size <= cap && size > LARGE_MAX) { /* grow or shrink in place */
             s->huge_size = (size + NH_PAGE - 1) & ~(NH_PAGE - 1);
             return p;
         }

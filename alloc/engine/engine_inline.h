@@ -54,7 +54,8 @@ static inline void engine_free(void *p) {
     uintptr_t a = (uintptr_t)p;
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
         segment_t *seg = (segment_t *)(a & ~SEG_MASK);
-        if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
+        /* a segment-aligned address is a huge object with its header elsewhere */
+        if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id && seg != p)) {
             page_t *pg = nhe_page_of(seg, a);
             block_t *b = (block_t *)p;
             if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX && b->key != pg->key)) {

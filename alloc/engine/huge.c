@@ -1,4 +1,4 @@
-/* Huge objects (above MEDIUM_MAX, and every large object): a span of whole segments each, with
+/* Huge objects (above LARGE_MAX, and every large object): a span of whole segments each, with
  * the segment header in front of the object. Owned by no thread, so any thread frees one
  * straight into its region's span cache. An object aligned to a segment or more has its header
  * in the segment just before it. */

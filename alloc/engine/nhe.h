@@ -5,7 +5,7 @@
  * A segment belongs to one thread heap of one node; its pages each hold blocks of one size
  * class. Frees by the owning thread go onto the page's local list without atomics; frees by
  * other threads are pushed onto the page's thread_free list with one CAS and collected by the
- * owner when it runs out. Huge objects (above MEDIUM_MAX) get a span of whole segments, owned by
+ * owner when it runs out. Huge objects (above LARGE_MAX) get a span of whole segments, owned by
  * no thread, and come back to the node's span cache, which keeps them resident for reuse until
  * the decay delay purges them. Memory of one node's region is only ever reused on that node. */
 #ifndef NHE_H
@@ -18,14 +18,16 @@
 #define SEG_MASK          (SEG_SIZE - 1)
 #define SMALL_PAGE_SHIFT  16     /* 64 KiB pages for blocks up to SMALL_MAX */
 #define MEDIUM_PAGE_SHIFT 19     /* 512 KiB pages for blocks up to MEDIUM_MAX */
+#define LARGE_PAGE_SHIFT  21     /* 2 MiB pages for blocks up to LARGE_MAX */
 #define HUGE_PAGE_SHIFT   40     /* every offset in a huge segment maps to page 0 */
 #define SMALL_HEADER      16384u /* page 0 of a small segment starts after the header */
 #define MEDIUM_HEADER     65536u /* ... of a medium segment: 64 KiB, so its blocks align */
 #define SMALL_MAX         8192u
 #define MEDIUM_MAX        (128u << 10)
+#define LARGE_MAX         (1u << 20)
 #define DIRECT_MAX        1024u /* sizes served by the direct page table */
 #define NDIRECT           (DIRECT_MAX / 16 + 1)
-#define NBINS             49 /* size classes 1..48; 0 unused */
+#define NBINS             61 /* size classes 1..60; 0 unused */
 #define MAX_PAGES         64
 #define TF_FULL           ((uintptr_t)1) /* thread_free flag: page is in the full list */
 #define THREAD_ID_NONE    ((uintptr_t)1) /* id of a thread with no heap yet: owns nothing */
@@ -35,7 +37,7 @@ typedef struct block {
     uintptr_t key;  /* page key while free (double-free check), 0 while allocated */
 } block_t;
 
-enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_HUGE = 3 };
+enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_LARGE = 3, SEG_HUGE = 4 };
 
 struct heap;
 
@@ -44,21 +46,21 @@ typedef struct page {
     block_t *local_free; /* owner: blocks freed by the owner */
     uintptr_t key;       /* free-list encoding and double-free mark, random per page */
     uintptr_t start;     /* address of block 0 */
+    uintptr_t span;      /* reserved * block_size: links must point inside [start, start+span) */
     uint32_t used;       /* blocks handed out and not yet seen back by the owner */
     uint32_t capacity;   /* blocks carved so far */
-    uint32_t reserved;   /* blocks the page can hold */
     uint32_t block_size;
-    uint32_t inv;  /* ceil(2^32 / block_size): block index of an offset without a division */
-    uint32_t span; /* reserved * block_size */
+    uint32_t inv;      /* ceil(2^32 / block_size): block index of an offset without a division */
+    uint32_t reserved; /* blocks the page can hold */
     uint8_t bin;
     uint8_t in_use;
     uint8_t in_full;
-    uint8_t sweep_mark; /* found empty by the last sweep */
     uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
+    uint8_t sweep_mark; /* found empty by the last sweep */
     _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
     struct page *next, *prev;      /* in the heap's bin queue or full list */
     uint64_t purged[2];            /* 4 KiB pages given back by trim: their blocks are unlisted */
-    uint64_t pad[3];               /* 128 bytes: the page of an address is two shifts away */
+    uint64_t pad[2];               /* 128 bytes: the page of an address is two shifts away */
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
@@ -88,18 +90,15 @@ typedef struct page_queue {
     page_t *first, *last;
 } page_queue_t;
 
-/* Blocks of other heaps of the same node that this thread freed: handed out again by this
- * thread first (they count as allocated in their pages meanwhile), flushed home in batches. */
-typedef struct foreign_cache {
-    block_t *head;
-    uint32_t count;
-} foreign_cache_t;
-
 typedef struct heap {
     page_t *direct[NDIRECT]; /* size / 16 -> a page of that class with free blocks, or empty */
     page_t *cur[NBINS];      /* the same by class, for the sizes above DIRECT_MAX */
     page_queue_t bins[NBINS];
-    foreign_cache_t foreign[NBINS];
+    /* Blocks of other heaps of the same node that this thread freed, per class: a page record
+     * whose links may point anywhere in the regions, served first by the same inline path
+     * (they count as allocated in their own pages meanwhile) and flushed home in batches. */
+    page_t foreign[NBINS];
+    uint32_t foreign_pushes[NBINS];
     uint64_t last_sweep_ms; /* empty pages are given back by a sweep that finds them twice */
     unsigned generic_calls;
     page_queue_t full;
@@ -107,7 +106,7 @@ typedef struct heap {
     uintptr_t owner;        /* thread id */
     int node;
     region_t *region;
-    segment_t *avail[3];  /* owned small/medium segments with free page slots */
+    segment_t *avail[4];  /* owned small/medium segments with free page slots */
     segment_t *segs_full; /* owned segments with every page slot in use */
     struct heap *pool_next;
 } heap_t;
@@ -130,7 +129,7 @@ NH_HIDDEN extern heap_t nhe_empty_heap;
 NH_HIDDEN extern page_t nhe_empty_page;
 NH_HIDDEN extern uintptr_t nhe_secret;
 NH_HIDDEN extern size_t nhe_fast_max;            /* largest size the inline path serves */
-NH_HIDDEN extern uint16_t nhe_bin_size_k[NBINS]; /* class size / 16 */
+NH_HIDDEN extern uint32_t nhe_bin_size_k[NBINS]; /* class size / 16 */
 
 /* Relaxed accesses for fields the owner writes and statistics read from other threads. */
 #define NHE_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -170,6 +169,7 @@ NH_HIDDEN void span_init(size_t decay_ms);
 /* A SEG_SIZE-aligned span of nsegs segments of r; *zero says whether it is known zero. */
 NH_HIDDEN uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero);
 NH_HIDDEN void span_free(region_t *r, uintptr_t addr, uint32_t nsegs);
+NH_HIDDEN void span_decay(region_t *r); /* purges what outlived the decay delay */
 NH_HIDDEN void span_register(segment_t *seg);
 NH_HIDDEN void span_unregister(segment_t *seg);
 /* Purges every cached span of every region now; returns the bytes given back. */
@@ -212,6 +212,12 @@ NH_HIDDEN unsigned theap_count(int node);
 NH_HIDDEN void theap_fork_prepare(void);
 NH_HIDDEN void theap_fork_parent(void);
 NH_HIDDEN void theap_fork_child(void);
+
+/* The segment kind that holds blocks of a class. */
+static inline uint32_t nhe_kind_of_bin(unsigned bin) {
+    size_t bs = nhe_bin_size(bin);
+    return bs <= SMALL_MAX ? SEG_SMALL : bs <= MEDIUM_MAX ? SEG_MEDIUM : SEG_LARGE;
+}
 
 /* ---- huge.c: objects of whole segments ---------------------------------------------------- */
 NH_HIDDEN void *huge_alloc(region_t *r, size_t size, size_t align, bool zero);

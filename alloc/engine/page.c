@@ -104,8 +104,8 @@ static bool purged_bit(const page_t *pg, uintptr_t page_base, uintptr_t addr) {
 
 void page_relist_purged(page_t *pg) {
     if (!(pg->purged[0] | pg->purged[1])) return;
-    uintptr_t page_base = pg->start & ~(((uintptr_t)1 << 16) - 1);
-    if (pg->block_size > SMALL_MAX) page_base = pg->start & ~(((uintptr_t)1 << 19) - 1);
+    unsigned shift = pg->block_size <= SMALL_MAX ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
+    uintptr_t page_base = pg->start & ~(((uintptr_t)1 << shift) - 1);
     for (uint32_t i = 0; i < pg->capacity; i++) {
         block_t *b = (block_t *)(pg->start + (uintptr_t)i * pg->block_size);
         if (!purged_bit(pg, page_base, (uintptr_t)b)) continue;
@@ -119,7 +119,8 @@ void page_relist_purged(page_t *pg) {
 size_t page_trim(segment_t *seg, page_t *pg) {
     enum { MAXB = (1u << MEDIUM_PAGE_SHIFT) / 16 / 8 };
     uint8_t freemap[MAXB > 512 ? 512 : MAXB];
-    if (pg->capacity > sizeof freemap * 8) return 0;
+    /* the purged map covers pages up to 512 KiB: blocks of the large pages are not trimmed */
+    if (pg->capacity > sizeof freemap * 8 || pg->block_size > MEDIUM_MAX) return 0;
     page_collect(pg);
     page_relist_purged(pg); /* start from every free block listed */
     __builtin_memset(freemap, 0, sizeof freemap);

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define SPANS_MAX      256
+#define SPANS_MAX      1024
 #define RESIDENT_LIMIT (256ul << 20) /* cached resident bytes per region before early purge */
 
 enum { SPAN_RESIDENT = 0, SPAN_PURGED = 1, SPAN_DECOMMITTED = 2 };
@@ -95,10 +95,13 @@ static void decay(region_t *r, span_cache_t *c, uint64_t now, bool all) {
     }
 }
 
+static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs, uint32_t state,
+                   uint64_t now);
+
 /* A span whose commit failed: kept for its address space, to be committed when reused. */
-static void put_decommitted(span_cache_t *c, uintptr_t addr, uint32_t nsegs) {
+static void put_decommitted(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs) {
     lock(&c->lock);
-    if (c->n < SPANS_MAX) c->e[c->n++] = (span_entry_t){addr, nsegs, SPAN_DECOMMITTED, 0};
+    insert(r, c, addr, nsegs, SPAN_DECOMMITTED, 0);
     unlock(&c->lock);
 }
 
@@ -138,7 +141,7 @@ uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero) {
         int e = state == SPAN_DECOMMITTED ? region_commit(r, (void *)addr, size) : 0;
         if (e) {
             nh_tls.last_errno = e;
-            put_decommitted(c, addr, nsegs);
+            put_decommitted(r, c, addr, nsegs);
             return 0;
         }
         *zero = state != SPAN_RESIDENT;
@@ -154,50 +157,77 @@ uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero) {
     int e = region_commit(r, p, size);
     if (e) {
         nh_tls.last_errno = e;
-        put_decommitted(c, (uintptr_t)p, nsegs); /* the address space stays usable */
+        put_decommitted(r, c, (uintptr_t)p, nsegs); /* the address space stays usable */
         return 0;
     }
     *zero = true;
     return (uintptr_t)p;
 }
 
-void span_free(region_t *r, uintptr_t addr, uint32_t nsegs) {
-    span_cache_t *c = cache_of(r);
+/* The state of two merged spans: decommitted wins (explicit commit keeps no mixed span), then
+ * resident (reuse must not assume zero memory). */
+static uint32_t merged_state(region_t *r, span_entry_t *e, uintptr_t addr, size_t size,
+                             uint32_t state) {
+    if (e->state == state) return state;
+    if (e->state == SPAN_DECOMMITTED || state == SPAN_DECOMMITTED) {
+        if (e->state != SPAN_DECOMMITTED)
+            region_decommit(r, (void *)e->addr, (size_t)e->nsegs << SEG_SHIFT);
+        else
+            region_decommit(r, (void *)addr, size);
+        return SPAN_DECOMMITTED;
+    }
+    return SPAN_RESIDENT;
+}
+
+/* Puts a span into the cache, merged with every neighbour whatever its state, so the address
+ * space of freed spans always serves larger requests again. Called with the lock held. */
+static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs, uint32_t state,
+                   uint64_t now) {
     size_t size = (size_t)nsegs << SEG_SHIFT;
-    uint64_t now = nhe_now_ms();
-    lock(&c->lock);
-    /* merge with resident neighbours, so freed runs serve larger requests */
     for (uint32_t i = 0; i < c->n;) {
         span_entry_t *e = &c->e[i];
         size_t esize = (size_t)e->nsegs << SEG_SHIFT;
-        if (e->state == SPAN_RESIDENT && (e->addr + esize == addr || addr + size == e->addr)) {
+        if (e->addr + esize == addr || addr + size == e->addr) {
+            if (e->state == SPAN_RESIDENT) c->resident -= esize;
+            state = merged_state(r, e, addr, size, state);
             if (e->addr < addr) addr = e->addr;
             size += esize;
             nsegs += e->nsegs;
-            c->resident -= esize;
             remove_at(c, i);
             continue;
         }
         i++;
     }
-    if (c->n == SPANS_MAX) { /* forget the oldest purged span, or purge this one */
-        int victim = -1;
-        for (uint32_t i = 0; i < c->n; i++)
-            if (c->e[i].state != SPAN_RESIDENT &&
-                (victim < 0 || c->e[i].freed_ms < c->e[victim].freed_ms))
-                victim = (int)i;
-        if (victim < 0) victim = 0;
+    if (c->n == SPANS_MAX) { /* many disjoint holes: purge the oldest resident, else give up one */
+        uint32_t victim = 0;
+        for (uint32_t i = 1; i < c->n; i++)
+            if (c->e[i].freed_ms < c->e[victim].freed_ms) victim = i;
         if (c->e[victim].state == SPAN_RESIDENT) {
             size_t vs = (size_t)c->e[victim].nsegs << SEG_SHIFT;
             purge(r, c->e[victim].addr, vs);
             c->resident -= vs;
         }
-        remove_at(c, (uint32_t)victim);
+        remove_at(c, victim);
         c->dropped++;
     }
-    c->e[c->n++] = (span_entry_t){addr, nsegs, SPAN_RESIDENT, now};
-    c->resident += size;
+    c->e[c->n++] = (span_entry_t){addr, nsegs, state, now};
+    if (state == SPAN_RESIDENT) c->resident += size;
+}
+
+void span_free(region_t *r, uintptr_t addr, uint32_t nsegs) {
+    span_cache_t *c = cache_of(r);
+    uint64_t now = nhe_now_ms();
+    lock(&c->lock);
+    insert(r, c, addr, nsegs, SPAN_RESIDENT, now);
     decay(r, c, now, decay_ms == 0);
+    unlock(&c->lock);
+}
+
+void span_decay(region_t *r) {
+    span_cache_t *c = cache_of(r);
+    if (!__atomic_load_n(&c->resident, __ATOMIC_RELAXED)) return;
+    lock(&c->lock);
+    decay(r, c, nhe_now_ms(), false);
     unlock(&c->lock);
 }
 

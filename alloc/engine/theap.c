@@ -117,8 +117,12 @@ static heap_t *heap_new(tld_t *t, int slot) {
     memset(h, 0, sizeof *h);
     for (unsigned i = 0; i < NDIRECT; i++)
         h->direct[i] = &nhe_empty_page;
-    for (unsigned b = 0; b < NBINS; b++)
+    for (unsigned b = 0; b < NBINS; b++) {
         h->cur[b] = &nhe_empty_page;
+        h->foreign[b].key = (nhe_secret ^ ((uintptr_t)h * 0x9e3779b97f4a7c15ull)) | 1;
+        h->foreign[b].start = region_map.base;
+        h->foreign[b].span = region_map.size;
+    }
     h->owner = t->id;
     h->node = region_map.slot_node[slot];
     h->region = region_of_node(h->node);
@@ -172,7 +176,9 @@ static void pq_push_back(page_queue_t *q, page_t *pg) {
 /* The direct entries of a class: its first page, or the empty page (so malloc takes the slow
  * path) while foreign blocks of the class wait to be handed out first. */
 static void set_direct(heap_t *h, unsigned bin) {
-    page_t *pg = h->bins[bin].first && !h->foreign[bin].head ? h->bins[bin].first : &nhe_empty_page;
+    page_t *pg = h->foreign[bin].free ? &h->foreign[bin]
+                 : h->bins[bin].first ? h->bins[bin].first
+                                      : &nhe_empty_page;
     h->cur[bin] = pg;
     for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
         h->direct[i] = pg;
@@ -212,8 +218,10 @@ static segment_t *segment_new(heap_t *h, uint32_t kind) {
     if (!zero) memset(s, 0, sizeof *s);
     s->cookie = a ^ nhe_secret;
     s->kind = kind;
-    s->page_shift = kind == SEG_SMALL ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
-    s->npages = kind == SEG_SMALL ? MAX_PAGES : (uint32_t)(SEG_SIZE >> MEDIUM_PAGE_SHIFT);
+    s->page_shift = kind == SEG_SMALL    ? SMALL_PAGE_SHIFT
+                    : kind == SEG_MEDIUM ? MEDIUM_PAGE_SHIFT
+                                         : LARGE_PAGE_SHIFT;
+    s->npages = (uint32_t)(SEG_SIZE >> s->page_shift);
     s->nsegs = 1;
     s->node = h->node;
     s->region = h->region;
@@ -253,7 +261,7 @@ static void page_release(heap_t *h, segment_t *s, page_t *pg) {
 }
 
 static page_t *page_fresh(heap_t *h, unsigned bin) {
-    uint32_t kind = nhe_bin_size(bin) <= SMALL_MAX ? SEG_SMALL : SEG_MEDIUM;
+    uint32_t kind = nhe_kind_of_bin(bin);
     segment_t *s = h->avail[kind];
     if (!s && !(s = segment_new(h, kind))) return NULL;
     page_t *pg = NULL;
@@ -328,8 +336,9 @@ static void foreign_flush_all(heap_t *h);
 
 static void heap_abandon(heap_t *h, int slot) {
     foreign_flush_all(h);
-    segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
-    for (int l = 0; l < 3; l++)
+    segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
+                           h->segs_full};
+    for (int l = 0; l < 4; l++)
         for (segment_t *s = lists[l], *next; s; s = next) {
             next = s->next;
             abandon_segment(s);
@@ -390,8 +399,9 @@ static void unfull(heap_t *h, page_t *pg) {
 }
 
 static bool reclaim_full(heap_t *h) {
-    if (!__atomic_load_n(&h->full_dirty, __ATOMIC_RELAXED)) return false;
-    __atomic_store_n(&h->full_dirty, 0, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&h->full_dirty, __ATOMIC_RELAXED) ||
+        !__atomic_exchange_n(&h->full_dirty, 0, __ATOMIC_ACQ_REL))
+        return false;
     bool any = false;
     for (page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
@@ -403,41 +413,38 @@ static bool reclaim_full(heap_t *h) {
     return any;
 }
 
-static uintptr_t foreign_key(void) {
-    return nhe_secret ^ 0x5bd1e9955bd1e995ull;
-}
-
 /* Pushes a run of blocks of one page onto its thread_free list with one CAS. */
 static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
+    /* the heap is read before the push: once the blocks are published the owner may release
+     * the segment. Heaps are never unmapped, so a stale one only gets a spurious flag. */
+    heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);
     uintptr_t old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
     do {
         tail->next = nhe_encode(pg, (block_t *)(old & ~TF_FULL));
     } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, (uintptr_t)head, true,
-                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    if (old & TF_FULL) { /* the first free into a full page tells its heap */
-        heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);
-        if (h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
-    }
+                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+    /* the first free into a full page tells its heap */
+    if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
-static block_t *foreign_next(const block_t *b) {
-    block_t *n = (block_t *)(b->next ^ foreign_key());
-    if (n && (uintptr_t)n - region_map.base >= region_map.size)
-        nhe_fatal("heap corruption (foreign cache)", b);
+static block_t *checked_link(const page_t *pg, const block_t *b) {
+    block_t *n = nhe_decode(pg, b->next);
+    if (n && (uintptr_t)n - pg->start >= pg->span) nhe_corrupt(pg, b);
     return n;
 }
 
 /* Sends a size class's cached foreign blocks home, one CAS per run of blocks of one page. */
 static void foreign_flush(heap_t *h, unsigned bin) {
-    block_t *b = h->foreign[bin].head;
-    h->foreign[bin].head = NULL;
-    h->foreign[bin].count = 0;
+    page_t *fp = &h->foreign[bin];
+    block_t *b = fp->free;
+    fp->free = NULL;
+    h->foreign_pushes[bin] = 0;
     set_direct(h, bin);
     page_t *run_pg = NULL;
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
     while (b) {
-        block_t *next = foreign_next(b);
+        block_t *next = checked_link(fp, b);
         segment_t *s = (segment_t *)((uintptr_t)b & ~SEG_MASK);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
         if (pg != run_pg) {
@@ -455,7 +462,7 @@ static void foreign_flush(heap_t *h, unsigned bin) {
 
 static void foreign_flush_all(heap_t *h) {
     for (unsigned bin = 1; bin < NBINS; bin++)
-        if (h->foreign[bin].head) foreign_flush(h, bin);
+        if (h->foreign[bin].free) foreign_flush(h, bin);
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
@@ -464,25 +471,22 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         theap_free_remote(s, pg, b);
         return;
     }
-    if (b->key == foreign_key()) nhe_fatal("free(): double free detected", b);
-    foreign_cache_t *fc = &h->foreign[pg->bin];
-    b->next = (uintptr_t)fc->head ^ foreign_key();
-    b->key = foreign_key();
-    fc->head = b;
-    if (++fc->count == 1) set_direct(h, pg->bin);
-    if (fc->count > FOREIGN_MAX) foreign_flush(h, pg->bin);
+    page_t *fp = &h->foreign[pg->bin];
+    if (b->key == fp->key) nhe_fatal("free(): double free detected", b);
+    bool was_empty = !fp->free;
+    b->next = nhe_encode(fp, fp->free);
+    b->key = fp->key;
+    fp->free = b;
+    if (was_empty) {
+        h->foreign_pushes[pg->bin] = 0;
+        set_direct(h, pg->bin);
+    }
+    if (++h->foreign_pushes[pg->bin] > FOREIGN_MAX) foreign_flush(h, pg->bin);
 }
 
 void *theap_alloc_bin(heap_t *h, unsigned bin) {
-    foreign_cache_t *fc = &h->foreign[bin];
-    if (fc->head) {
-        block_t *b = fc->head;
-        fc->head = foreign_next(b);
-        fc->count--;
-        b->key = 0;
-        if (!fc->head) set_direct(h, bin);
-        return b;
-    }
+    page_t *fp = &h->foreign[bin];
+    if (fp->free) return nhe_page_pop(fp, fp->free);
     page_queue_t *q = &h->bins[bin];
     for (int pass = 0; pass < 3; pass++) {
         unsigned searched = 0;
@@ -530,7 +534,7 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
 
 void *theap_alloc(heap_t *h, size_t size, bool zero) {
     void *p;
-    if (size <= MEDIUM_MAX) {
+    if (size <= LARGE_MAX) {
         p = theap_alloc_bin(h, nhe_bin_of(size));
         if (p && zero) memset(p, 0, size);
     } else {
@@ -560,6 +564,8 @@ void theap_maybe_sweep(heap_t *h) {
     uint64_t now = nhe_now_ms();
     if (now - h->last_sweep_ms < SWEEP_MS) return;
     h->last_sweep_ms = now;
+    theap_collect_abandoned(h->region); /* remote frees into exited threads' segments */
+    span_decay(h->region);
     for (unsigned bin = 1; bin < NBINS; bin++)
         for (page_t *pg = h->bins[bin].first, *next; pg; pg = next) {
             next = pg->next;
@@ -587,8 +593,9 @@ size_t theap_trim_mine(void) {
         heap_t *h = t->heaps[slot];
         if (!h) continue;
         foreign_flush_all(h);
-        segment_t *lists[3] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->segs_full};
-        for (int l = 0; l < 3; l++)
+        segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
+                               h->segs_full};
+        for (int l = 0; l < 4; l++)
             for (segment_t *s = lists[l]; s; s = s->next)
                 for (uint32_t i = 0; i < s->npages; i++)
                     if (s->pages[i].in_use && !s->pages[i].in_full)
