@@ -38,25 +38,30 @@ void stats_summary(stats_summary_t *out) {
     if (!stats_node(NH_NODE_INTERLEAVED, &s)) out->large = held(&s);
 }
 
+/* One row of the table: a line per write, so reports of processes sharing a file stay whole. */
+#define ROW_MAX 256 /* 6 + 16 per field */
+_Static_assert(6 + 16 * sizeof(nh_stats_t) / sizeof(uint64_t) < ROW_MAX, "row fits");
+
 void stats_print(int fd) {
     fmt_fd(fd, "numaheap[%s:%d]: per-node statistics (bytes)\n", log_prog_name(), (int)getpid());
-#define X(f) fmt_fd(fd, "%16s", #f);
-    fmt_fd(fd, "%6s", "node");
+    char row[ROW_MAX];
+    size_t o = (size_t)fmt_buf(row, sizeof row, "%6s", "node");
+#define X(f) o += (size_t)fmt_buf(row + o, sizeof row - o, "%16s", #f);
     NH_STAT_FIELDS(X)
 #undef X
-    fmt_fd(fd, "\n");
+    fmt_fd(fd, "%s\n", row);
     for (int n = mask_next(&heap_nodes, 0);; n = mask_next(&heap_nodes, n + 1)) {
         if (n < 0) n = NH_NODE_INTERLEAVED; /* the large region last */
         nh_stats_t s;
         if (!stats_node(n, &s)) {
             if (n == NH_NODE_INTERLEAVED)
-                fmt_fd(fd, "%6s", "large");
+                o = (size_t)fmt_buf(row, sizeof row, "%6s", "large");
             else
-                fmt_fd(fd, "%6d", n);
-#define X(f) fmt_fd(fd, "%16llu", (unsigned long long)s.f);
+                o = (size_t)fmt_buf(row, sizeof row, "%6d", n);
+#define X(f) o += (size_t)fmt_buf(row + o, sizeof row - o, "%16llu", (unsigned long long)s.f);
             NH_STAT_FIELDS(X)
 #undef X
-            fmt_fd(fd, "\n");
+            fmt_fd(fd, "%s\n", row);
         }
         if (n == NH_NODE_INTERLEAVED) break;
     }
