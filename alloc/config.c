@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,9 @@ void log_init(void) {
         read_comm();
     if (log_fd >= 0) close(log_fd);
     log_fd = fcntl(2, F_DUPFD_CLOEXEC, LOG_FD_MIN);
+    struct rlimit rl; /* a descriptor limit at or below 100: just under the limit */
+    if (log_fd < 0 && errno == EINVAL && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 16)
+        log_fd = fcntl(2, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - 4);
     struct stat st;
     if (log_fd >= 0 && fstat(log_fd, &st) == 0) {
         log_dev = st.st_dev;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# libnumaheap.so exports the malloc family, the C++ operators, glibc's __libc_* names and nh_*,
+# libnumaheap.so exports the malloc family, the C++ operators, glibc's __libc_* names and
+# introspection (mallinfo, mallinfo2, malloc_stats, malloc_info, mallopt) and nh_*,
 # nothing else (no jemalloc, no internal module symbols).
 set -euo pipefail
 bad=$(nm -D --defined-only "$1" | awk '{ print $3 }' |
