@@ -123,10 +123,12 @@ static int ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, 
     const entry_t *en = NULL;
     for (size_t i = 0; i < NENTRIES && !en; i++)
         if (!strcmp(entries[i].name, name)) en = &entries[i];
-    bool stat = false;
-    if (!en) {
-        if (strncmp(name, "stats.", 6)) return ENOENT;
-        stat = true;
+    value_t v;
+    memset(&v, 0, sizeof v);
+    bool stat = !en;
+    if (stat) { /* read now (it has no side effect): an unknown name is ENOENT whatever else */
+        int e = get_stat(name, &v);
+        if (e) return e == NOT_STATS ? ENOENT : e;
     }
     kind_t kind = stat ? K_U64 : en->kind;
     size_t width = kind == K_STR ? 0 : sizeof(uint64_t);
@@ -136,14 +138,9 @@ static int ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, 
     if (oldp && width && *oldlenp != width) return EINVAL;
     if (en && en->needs_heap && !heap_ready()) return EAGAIN;
 
-    value_t v;
-    memset(&v, 0, sizeof v);
     int e = 0;
     bool reading = oldlenp != NULL;
-    if (stat) {
-        e = get_stat(name, &v);
-        if (e == NOT_STATS) e = ENOENT;
-    } else if (reading || en->action) {
+    if (!stat && (reading || en->action)) {
         e = en->get(&v);
     }
     size_t need = kind == K_STR ? strlen(v.str) + 1 : width;

@@ -292,6 +292,8 @@ static void ctl_errors(void **s) {
     assert_int_equal(nh_ctl("config.large_threshold", NULL, NULL, &v, sizeof v), -EPERM);
     assert_int_equal(nh_ctl("stats.node.0.allocated", NULL, NULL, &v, sizeof v), -EPERM);
     assert_int_equal(nh_ctl("stats.large.resident", NULL, NULL, &v, sizeof v), -EPERM);
+    assert_int_equal(nh_ctl("stats.node.0.bogus", NULL, NULL, &v, sizeof v), -ENOENT);
+    assert_int_equal(nh_ctl("bogus", NULL, NULL, &v, sizeof v), -ENOENT);
     /* trim is an action: no value */
     assert_int_equal(nh_ctl("trim", NULL, NULL, &v, sizeof v), -EINVAL);
     /* a failed call changed nothing: the threshold is what it was */
