@@ -28,7 +28,8 @@ typedef struct config {
     bool strict;              /* NUMAHEAP_STRICT: bind + populate, ENOMEM instead of OOM */
     size_t large_threshold;   /* NUMAHEAP_LARGE_THRESHOLD */
     nh_policy_t large_policy; /* NUMAHEAP_LARGE_POLICY: interleave or weighted */
-    bool stats_at_exit;       /* NUMAHEAP_STATS */
+    bool stats_at_exit;       /* NUMAHEAP_STATS: 1, or a path */
+    char stats_path[256];     /* NUMAHEAP_STATS=PATH ('%p': the PID at exit); "" = stderr */
     bool verbose;             /* NUMAHEAP_VERBOSE */
     unsigned reroute_checks;  /* NUMAHEAP_REROUTE_CHECKS: off-node sightings before re-routing */
     size_t region_size;       /* NUMAHEAP_REGION_SIZE: virtual bytes reserved per node */
@@ -39,8 +40,17 @@ typedef struct config {
 
 /* Parses envp (NULL: environ). Bad values: one warning line each, default kept. */
 NH_HIDDEN void config_load(config_t *c, char *const *envp, const topo_t *t);
+/* The log. Lines start "numaheap[PROG:PID]: " (a leading "numaheap: " in fmt is replaced by it);
+ * log_warn prints each distinct text once per process, log_verbose only under NUMAHEAP_VERBOSE.
+ * Both write to the descriptor of log_fd_get. Neither allocates nor changes errno. */
 NH_HIDDEN void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 NH_HIDDEN void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At init (tests: again, after moving fd 2): notes the program's name and takes a close-on-exec
+ * duplicate of fd 2 at or above 100, so that output survives a program closing stderr. */
+NH_HIDDEN void log_init(void);
+/* That duplicate, or 2 when there is none or the program has put something else in its place. */
+NH_HIDDEN int log_fd_get(void);
+NH_HIDDEN const char *log_prog_name(void);
 
 /* ---- os.c: the only mmap/mprotect/madvise calls, behind a seam for tests ---------------- */
 typedef struct os_hooks {
@@ -169,7 +179,28 @@ static inline bool heap_ready(void) {
     return NH_LIKELY(__atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY) || heap_init();
 }
 
-/* ---- stats.c --------------------------------------------------------------------------- */
+/* ---- stats.c: per-node figures, the exit report, glibc's views of them ------------------ */
+/* The fields of nh_stats_t, in order: the printers and nh_ctl's names follow this list. */
+#define NH_STAT_FIELDS(X)                                                                          \
+    X(allocated)                                                                                   \
+    X(active)                                                                                      \
+    X(committed)                                                                                   \
+    X(resident)                                                                                    \
+    X(arenas)                                                                                      \
+    X(bind_errno)                                                                                  \
+    X(commit_failures)
+
+/* nh_stats without errno: node is a heap node or NH_NODE_INTERLEAVED. 0 or errno. */
+NH_HIDDEN int stats_node(int node, nh_stats_t *out);
+/* Bytes as glibc's mallinfo counts them: arena = what the node regions hold (resident),
+ * allocated = live objects there, large = what the large region holds. */
+typedef struct stats_summary {
+    uint64_t arena, allocated, large;
+} stats_summary_t;
+NH_HIDDEN void stats_summary(stats_summary_t *out);
+/* The report (first line names the program and PID) onto fd. */
 NH_HIDDEN void stats_print(int fd);
+/* NUMAHEAP_STATS: the report to the log descriptor or the file NUMAHEAP_STATS names. */
+NH_HIDDEN void stats_at_exit(void);
 
 #endif

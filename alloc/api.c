@@ -128,13 +128,6 @@ int nh_current_node(void) {
 }
 
 int nh_stats(int node, nh_stats_t *out) {
-    bool large = node == NH_NODE_INTERLEAVED && heap_ready();
-    if (!out || (!large && !node_ok(node))) return errno = EINVAL, -EINVAL;
-    memset(out, 0, sizeof *out);
-    region_t *r = large ? region_large() : region_of_node(node);
-    out->committed = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
-    out->bind_errno = (uint64_t)r->bind_errno;
-    out->commit_failures = __atomic_load_n(&r->commit_failures, __ATOMIC_RELAXED);
-    int e = engine_node_stats(large ? NH_NODE_INTERLEAVED : node, out);
+    int e = out ? stats_node(node, out) : EINVAL;
     return e ? (errno = e, -e) : 0;
 }

@@ -1,12 +1,18 @@
 /* NUMAHEAP_* settings: one table (name, default, doc), read by scanning environ because this
  * runs inside the first malloc, before libc may be ready for getenv. A bad value gets one
  * warning line naming the variable and value, and the default stays. Under secure execution
- * (setuid, AT_SECURE) every setting is ignored. */
-#include "alloc_internal.h"
+ * (setuid, AT_SECURE) every setting is ignored. Also the library's log: every line carries
+ * "numaheap[PROG:PID]: ", goes to a duplicate of stderr taken at init (programs like sort close
+ * fd 2 before exit), and each distinct warning is printed once per process. */
+#include "engine.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -16,7 +22,7 @@ extern char **environ;
 #define DEFAULT_REGION_SIZE     (1ul << 40)
 #define DEFAULT_DECAY_MS        1000
 
-typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY } kind_t;
+typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY, T_STATS } kind_t;
 
 static const struct setting {
     const char *name;
@@ -31,7 +37,8 @@ static const struct setting {
     {"NUMAHEAP_LARGE_THRESHOLD", T_SIZE, 4096, 1ull << 40, "objects from this size are large"},
     {"NUMAHEAP_LARGE_POLICY", T_POLICY, 0, 0,
      "spreading of large objects (default interleave:all)"},
-    {"NUMAHEAP_STATS", T_BOOL, 0, 1, "print per-node statistics at exit"},
+    {"NUMAHEAP_STATS", T_STATS, 0, 1,
+     "per-node statistics at exit: 1 on stderr, or a path containing '/' ('%p': the PID)"},
     {"NUMAHEAP_VERBOSE", T_BOOL, 0, 1, "report fallbacks and decisions on stderr"},
     {"NUMAHEAP_REROUTE_CHECKS", T_UINT, 1, 1000, "off-node sightings before a thread moves"},
     {"NUMAHEAP_REGION_SIZE", T_SIZE, 1ull << 30, 1ull << 44, "virtual bytes per node (power of 2)"},
@@ -44,17 +51,100 @@ static const struct setting {
 
 static bool verbose;
 
-static void vlog(const char *fmt, va_list ap) {
-    char buf[512];
-    int n = fmt_vbuf(buf, sizeof buf, fmt, ap);
-    ssize_t w = write(2, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
-    (void)w;
+/* ---- the log ---------------------------------------------------------------------------- */
+#define LOG_FD_MIN    100 /* above the descriptors programs juggle by number */
+#define WARNINGS_SEEN 64
+
+static int log_fd = -1; /* duplicate of stderr, close-on-exec; -1: use fd 2 */
+static dev_t log_dev;   /* what log_fd was, to notice a program dup2()ing onto it */
+static ino_t log_ino;
+static char prog_name[64] = "?"; /* basename of argv[0] (else /proc/self/comm), at init */
+static uint64_t warnings_seen[WARNINGS_SEEN]; /* hashes of the warnings printed, 0 = free */
+
+extern char *program_invocation_short_name;
+
+static void read_comm(void) {
+    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, prog_name, sizeof prog_name - 1);
+    close(fd);
+    if (n <= 0) return (void)fmt_buf(prog_name, sizeof prog_name, "?");
+    prog_name[n] = '\0';
+    if (prog_name[n - 1] == '\n') prog_name[n - 1] = '\0';
+}
+
+void log_init(void) {
+    int saved = errno;
+    const char *p = program_invocation_short_name;
+    if (p && *p)
+        fmt_buf(prog_name, sizeof prog_name, "%s", p);
+    else
+        read_comm();
+    if (log_fd >= 0) close(log_fd);
+    log_fd = fcntl(2, F_DUPFD_CLOEXEC, LOG_FD_MIN);
+    struct rlimit rl; /* a descriptor limit at or below 100: just under the limit */
+    if (log_fd < 0 && errno == EINVAL && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 16)
+        log_fd = fcntl(2, F_DUPFD_CLOEXEC, (int)rl.rlim_cur - 4);
+    struct stat st;
+    if (log_fd >= 0 && fstat(log_fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    } else if (log_fd >= 0) {
+        close(log_fd);
+        log_fd = -1;
+    }
+    errno = saved;
+}
+
+int log_fd_get(void) {
+    struct stat st;
+    if (log_fd >= 0 && fstat(log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino)
+        return log_fd;
+    return 2; /* never taken, or the program replaced it: its stderr is all there is */
+}
+
+const char *log_prog_name(void) {
+    return prog_name;
+}
+
+/* True the first time text is seen in this process (a table of FNV-1a hashes; when full,
+ * everything counts as new). */
+static bool first_time(const char *text) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = text; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    if (!h) h = 1;
+    for (int i = 0; i < WARNINGS_SEEN; i++) {
+        uint64_t cur = __atomic_load_n(&warnings_seen[i], __ATOMIC_ACQUIRE);
+        if (cur == h) return false;
+        if (cur) continue;
+        if (__atomic_compare_exchange_n(&warnings_seen[i], &cur, h, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return true;
+        if (cur == h) return false; /* another thread just recorded the same text */
+    }
+    return true;
+}
+
+static void vlog(bool once, const char *fmt, va_list ap) {
+    int saved = errno;
+    char text[512], line[600];
+    fmt_vbuf(text, sizeof text, fmt, ap);
+    const char *body = text;
+    if (!strncmp(body, "numaheap: ", 10)) body += 10; /* the prefix below replaces it */
+    if (!once || first_time(body)) {
+        int n = fmt_buf(line, sizeof line, "numaheap[%s:%d]: %s", prog_name, (int)getpid(), body);
+        if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+        ssize_t w = write(log_fd_get(), line, (size_t)n);
+        (void)w;
+    }
+    errno = saved;
 }
 
 void log_warn(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    vlog(true, fmt, ap);
     va_end(ap);
 }
 
@@ -62,10 +152,11 @@ void log_verbose(const char *fmt, ...) {
     if (!verbose) return;
     va_list ap;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    vlog(false, fmt, ap);
     va_end(ap);
 }
 
+/* ---- settings --------------------------------------------------------------------------- */
 /* "64K", "2M", "1G", "4096": false on garbage or overflow. */
 static bool config_parse_size(const char *s, size_t *out) {
     size_t n = strnlen(s, 32);
@@ -104,8 +195,6 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
         if (!parse_bool(v, &b)) return "expected 0/1/on/off/yes/no/true/false";
         if (!strcmp(st->name, "NUMAHEAP_STRICT"))
             c->strict = b;
-        else if (!strcmp(st->name, "NUMAHEAP_STATS"))
-            c->stats_at_exit = b;
         else if (!strcmp(st->name, "NUMAHEAP_VERBOSE"))
             c->verbose = b;
         else
@@ -135,6 +224,20 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
         } else {
             c->large_threshold = sz;
         }
+        return NULL;
+    case T_STATS: /* a switch, or a path: a value with a '/' in it ("./stats", "/tmp/s.%p") */
+        if (parse_bool(v, &b)) {
+            c->stats_at_exit = b;
+            c->stats_path[0] = '\0';
+            return NULL;
+        }
+        if (!strchr(v, '/')) return "expected 0/1/on/off/yes/no/true/false or a path with a '/'";
+        if (strlen(v) >= sizeof c->stats_path)
+            return fmt_buf(why, sizeof err->msg, "a path longer than %zu bytes",
+                           sizeof c->stats_path - 1),
+                   why;
+        fmt_buf(c->stats_path, sizeof c->stats_path, "%s", v);
+        c->stats_at_exit = true;
         return NULL;
     case T_POLICY: {
         bool large = !strcmp(st->name, "NUMAHEAP_LARGE_POLICY");
@@ -175,19 +278,27 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
         if (!eq) continue;
         size_t nlen = (size_t)(eq - e);
         const char *v = eq + 1;
-        if (nlen == 11 && !strncmp(e, "NUMAHEAP_JE", 11)) continue; /* embedded jemalloc's own */
-        const struct setting *st = NULL;
-        for (size_t i = 0; i < NSETTINGS && !st; i++)
-            if (strlen(settings[i].name) == nlen && !strncmp(settings[i].name, e, nlen))
-                st = &settings[i];
         size_t vlen = strnlen(v, VALUE_MAX + 1);
         char shown[72]; /* long values are shown cut, ending in "..." */
         fmt_buf(shown, sizeof shown, "%s", v);
         if (vlen > 64) fmt_buf(shown + 61, sizeof shown - 61, "...");
+        if (nlen == 11 && !strncmp(e, "NUMAHEAP_JE", 11)) {
+            /* The embedded jemalloc's own MALLOC_CONF, which it parses (and reports on) itself;
+             * any other engine would ignore it silently. */
+            if (strcmp(engine_name(), "jemalloc") != 0)
+                log_warn("warning: NUMAHEAP_JE='%s' ignored (it applies only to the jemalloc "
+                         "engine; this library's engine is %s)\n",
+                         shown, engine_name());
+            continue;
+        }
+        const struct setting *st = NULL;
+        for (size_t i = 0; i < NSETTINGS && !st; i++)
+            if (strlen(settings[i].name) == nlen && !strncmp(settings[i].name, e, nlen))
+                st = &settings[i];
         if (!st) {
             char name[64];
             fmt_buf(name, nlen < sizeof name ? nlen + 1 : sizeof name, "%s", e);
-            log_warn("numaheap: warning: %s='%s' ignored (no such setting)\n", name, shown);
+            log_warn("warning: %s='%s' ignored (no such setting)\n", name, shown);
             continue;
         }
         nh_error_t err = {0};
@@ -195,8 +306,7 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
                           : !*v            ? "empty"
                                            : apply(c, st, v, t, &err);
         if (why)
-            log_warn("numaheap: warning: %s='%s' ignored (%s); using the default\n", st->name,
-                     shown, why);
+            log_warn("warning: %s='%s' ignored (%s); using the default\n", st->name, shown, why);
     }
     /* The policy the process inherited (numactl, a container) is the default's default. */
     if (!c->policy_set &&

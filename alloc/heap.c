@@ -22,6 +22,7 @@ int heap_slot_of_node(int node) {
 }
 
 static bool init_once(void) {
+    log_init();
     const topo_t *t = topo_get();
     kernel_caps();
     config_load(&heap_config, NULL, t);
@@ -40,7 +41,7 @@ static bool init_once(void) {
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);
     if (e) {
-        log_warn("numaheap: warning: initialisation failed (errno %d); using one plain heap\n", e);
+        log_warn("warning: initialisation failed (errno %d); using one plain heap\n", e);
         return false;
     }
     route_init(&heap_config);
@@ -83,5 +84,5 @@ __attribute__((constructor)) static void heap_constructor(void) {
 
 __attribute__((destructor)) static void heap_destructor(void) {
     if (__atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY && heap_config.stats_at_exit)
-        stats_print(2);
+        stats_at_exit();
 }

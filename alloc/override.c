@@ -1,12 +1,15 @@
 /* The malloc family: the only file that defines malloc and friends (plus glibc's __libc_*
- * aliases), on top of the engine contract (engine.h). Semantics are glibc's: calloc/
- * reallocarray overflow and pvalloc overflow give ENOMEM, a bad alignment gives EINVAL,
- * free(NULL) does nothing, realloc(NULL, n) is malloc(n), realloc(p, 0) frees p and returns
- * NULL, malloc_trim returns 1 if memory was given back. */
+ * aliases and its introspection: mallinfo, mallinfo2, malloc_stats, malloc_info, mallopt), on
+ * top of the engine contract (engine.h). Semantics are glibc's: calloc/reallocarray overflow
+ * and pvalloc overflow give ENOMEM, a bad alignment gives EINVAL, free(NULL) does nothing,
+ * realloc(NULL, n) is malloc(n), realloc(p, 0) frees p and returns NULL, malloc_trim returns 1
+ * if memory was given back. The introspection answers from numaheap's own figures. */
 #include "engine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define NH_EXPORT __attribute__((visibility("default")))
@@ -77,6 +80,122 @@ NH_EXPORT size_t malloc_usable_size(void *p) {
 
 NH_EXPORT int malloc_trim(size_t pad) {
     return engine_trim() ? 1 : 0;
+}
+
+/* ---- glibc's introspection, from numaheap's figures ------------------------------------ */
+/* mallinfo2: arena = bytes the node regions hold (resident), uordblks = bytes in live objects
+ * there, fordblks = arena - uordblks, hblkhd = bytes the large (interleaved) region holds, so
+ * uordblks + hblkhd is the whole heap in use, as with glibc. Counts numaheap does not keep
+ * (ordblks, smblks, hblks, usmblks, fsmblks) and keepcost are 0. */
+NH_EXPORT struct mallinfo2 mallinfo2(void) {
+    struct mallinfo2 mi = {0};
+    if (!heap_ready()) return mi;
+    stats_summary_t s;
+    stats_summary(&s);
+    mi.arena = s.arena;
+    mi.uordblks = s.allocated;
+    mi.fordblks = s.arena - s.allocated;
+    mi.hblkhd = s.large;
+    return mi;
+}
+
+static int clamp_int(size_t v) {
+    return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* The same in int fields, each capped at INT_MAX (glibc's wrap around). */
+NH_EXPORT struct mallinfo mallinfo(void) {
+    struct mallinfo2 m = mallinfo2();
+    struct mallinfo mi = {0};
+    mi.arena = clamp_int(m.arena);
+    mi.uordblks = clamp_int(m.uordblks);
+    mi.fordblks = clamp_int(m.fordblks);
+    mi.hblkhd = clamp_int(m.hblkhd);
+    return mi;
+}
+
+/* glibc's layout on stderr, an "Arena N:" block per node N, then the large region and the
+ * total. glibc's "max mmap regions/bytes" lines are left out: numaheap keeps no maxima. */
+NH_EXPORT void malloc_stats(void) {
+    if (!heap_ready()) return;
+    uint64_t sys = 0, used = 0;
+    nh_stats_t st;
+    for (int n = mask_next(&heap_nodes, 0);; n = mask_next(&heap_nodes, n + 1)) {
+        if (n < 0) n = NH_NODE_INTERLEAVED;
+        if (!stats_node(n, &st)) {
+            uint64_t h = st.resident > st.allocated ? st.resident : st.allocated;
+            if (n == NH_NODE_INTERLEAVED)
+                fmt_fd(2, "Large objects (interleaved over the nodes):\n");
+            else
+                fmt_fd(2, "Arena %d:\n", n);
+            fmt_fd(2, "system bytes     = %10llu\n", (unsigned long long)h);
+            fmt_fd(2, "in use bytes     = %10llu\n", (unsigned long long)st.allocated);
+            sys += h;
+            used += st.allocated;
+        }
+        if (n == NH_NODE_INTERLEAVED) break;
+    }
+    fmt_fd(2, "Total (incl. mmap):\n");
+    fmt_fd(2, "system bytes     = %10llu\n", (unsigned long long)sys);
+    fmt_fd(2, "in use bytes     = %10llu\n", (unsigned long long)used);
+}
+
+/* glibc's XML shape: <malloc version="1"> with one <heap nr="N"> per node N (sizes of free
+ * chunks are not kept: <sizes/> is empty and "rest" carries the free bytes without a count),
+ * the large region as the "mmap" total, and numaheap's own figures in <numaheap .../>. The
+ * figures are all taken before anything is written: fp's stdio may call malloc. */
+NH_EXPORT int malloc_info(int options, FILE *fp) {
+    if (options != 0 || !fp) return errno = EINVAL, -1;
+    if (!heap_ready()) return errno = EAGAIN, -1;
+    int nodes[NH_MAX_SLOTS + 1], count = 0;
+    nh_stats_t st[NH_MAX_SLOTS + 1];
+    for (int n = mask_next(&heap_nodes, 0); n >= 0 && count < NH_MAX_SLOTS;
+         n = mask_next(&heap_nodes, n + 1))
+        if (!stats_node(n, &st[count])) nodes[count++] = n;
+    nh_stats_t large = {0};
+    stats_node(NH_NODE_INTERLEAVED, &large);
+    uint64_t free_total = 0, sys_total = 0, aspace_total = 0;
+    int e = 0;
+#define OUT(...) (e |= fprintf(fp, __VA_ARGS__) < 0)
+    OUT("<malloc version=\"1\">\n");
+    for (int i = 0; i < count; i++) {
+        uint64_t h = st[i].resident > st[i].allocated ? st[i].resident : st[i].allocated;
+        uint64_t f = h - st[i].allocated;
+        free_total += f;
+        sys_total += h;
+        aspace_total += st[i].committed;
+        OUT("<heap nr=\"%d\">\n<sizes>\n</sizes>\n", nodes[i]);
+        OUT("<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
+        OUT("<total type=\"rest\" size=\"%llu\"/>\n", (unsigned long long)f);
+        OUT("<system type=\"current\" size=\"%llu\"/>\n", (unsigned long long)h);
+        OUT("<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)st[i].committed);
+        OUT("<numaheap node=\"%d\"", nodes[i]);
+#define X(f) OUT(" %s=\"%llu\"", #f, (unsigned long long)st[i].f);
+        NH_STAT_FIELDS(X)
+#undef X
+        OUT("/>\n</heap>\n");
+    }
+    uint64_t large_held = large.resident > large.allocated ? large.resident : large.allocated;
+    OUT("<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
+    OUT("<total type=\"rest\" size=\"%llu\"/>\n", (unsigned long long)free_total);
+    OUT("<total type=\"mmap\" size=\"%llu\"/>\n", (unsigned long long)large_held);
+    OUT("<system type=\"current\" size=\"%llu\"/>\n", (unsigned long long)sys_total);
+    OUT("<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)aspace_total);
+    OUT("<numaheap node=\"large\" engine=\"%s\"", engine_name());
+#define X(f) OUT(" %s=\"%llu\"", #f, (unsigned long long)large.f);
+    NH_STAT_FIELDS(X)
+#undef X
+    OUT("/>\n</malloc>\n");
+#undef OUT
+    return e ? (errno = EIO, -1) : 0;
+}
+
+/* No glibc tunable maps onto numaheap's engine: M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD,
+ * M_MMAP_MAX, M_ARENA_MAX, M_ARENA_TEST, M_PERTURB and M_CHECK_ACTION would all be promises
+ * kept by no code, so every option is refused: 0, as glibc answers an option it does not
+ * know. numaheap's own knobs are the NUMAHEAP_* settings and nh_ctl. */
+NH_EXPORT int mallopt(int param, int value) {
+    return 0;
 }
 
 /* glibc's internal names, which some programs and libraries call directly. */

@@ -1,7 +1,9 @@
 /* numaheap: a NUMA-aware memory allocator for Linux.
  *
- * The one public header. Sections: version, topology, policies, errors. Every symbol the
- * library exports is declared here or is part of the standard malloc family.
+ * The one public header. Sections: version, topology, policies, errors, node API, migration,
+ * statistics, control by name. Every symbol the library exports is declared here or is part
+ * of the standard malloc family (with glibc's mallinfo, mallinfo2, malloc_stats, malloc_info,
+ * malloc_trim and mallopt, which answer from numaheap's figures: see nh_ctl below).
  *
  * Error convention: functions returning int give 0 on success or a negative value (-errno for
  * system errors, -NH_ERR_* for policy errors, always with errno set); allocation functions return
@@ -252,6 +254,36 @@ typedef struct nh_node_stats {
 } nh_stats_t;
 /* node may be NH_NODE_INTERLEAVED for the large objects. */
 NH_API int nh_stats(int node, nh_stats_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Control by name (in the manner of jemalloc's mallctl)
+ * ---------------------------------------------------------------------------------------- */
+/* Reads the value called name into oldp (when oldlenp is not NULL) and then writes newp (when
+ * newp is not NULL). Values are strings or 8-byte numbers:
+ *   - a string is copied with its NUL into oldp, *oldlenp being the buffer's size; on return
+ *     *oldlenp is the length copied, NUL included. Too small a buffer gives -EINVAL with
+ *     *oldlenp set to the size needed; oldp NULL with oldlenp given asks for that size (0).
+ *   - a number is a uint64_t (int64_t where noted): *oldlenp and newlen must be 8.
+ * Names (r: readable, w: writable):
+ *   version                    r  string, "MAJOR.MINOR.PATCH" of the loaded library
+ *   engine                     r  string, the allocation engine built in: "numaheap", "jemalloc"
+ *   config.policy              r  string, the small-object policy (nh_policy_format's form)
+ *   config.large_policy        r  string, the large-object policy
+ *   config.nodes               r  string, the nodes with a heap: "0-3"
+ *   config.large_threshold     r  bytes from which objects are large (NUMAHEAP_LARGE_THRESHOLD)
+ *   stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active, committed, resident,
+ *                                 arenas, bind_errno, commit_failures
+ *   stats.large.FIELD          r  the same for the large (interleaved) region
+ *   thread.node                rw int64_t: the calling thread's node (nh_current_node); writing
+ *                                 N binds the thread to N (nh_thread_bind), -1 unbinds it
+ *   trim                       an action, run by every call: gives free memory back to the
+ *                                 kernel (malloc_trim); takes no new value; reading gives 1 if
+ *                                 memory was given back, else 0
+ * Returns 0, or -errno with errno set: -ENOENT for an unknown name (or a node without a heap),
+ * -EINVAL for a NULL name, oldp without oldlenp, a wrong length or a bad value, -EPERM for
+ * writing a read-only name, -EAGAIN while the heap is not initialised. A failed call changes
+ * no setting. */
+NH_API int nh_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen);
 
 #ifdef __cplusplus
 }

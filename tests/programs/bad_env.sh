@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Every NUMAHEAP_* setting fed bad values (empty, garbage, out of range, overlong, nonexistent
-# node): the program runs normally, with the defaults, and stderr has exactly one warning line
-# that names the variable and shows the value. Then secure execution (a setgid copy): every
-# setting ignored, silently. usage: bad_env.sh CONFIG_PROBE
+# node): the program runs normally, with the defaults, and stderr has exactly one warning line,
+# prefixed "numaheap[PROG:PID]: ", that names the variable and shows the value. Then secure
+# execution (a setgid copy): every setting ignored, silently.
+# usage: bad_env.sh CONFIG_PROBE ENGINE (the engine built in: numaheap or jemalloc)
 set -uo pipefail
 probe=$1
+engine=${2:-numaheap}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail=0
@@ -19,7 +21,7 @@ check() { # check VAR VALUE
     lines=$(wc -l <"$work/err")
     local shown=${2:0:20}
     if [[ $rc -ne 0 || "$out" != "$baseline" || $lines -ne 1 ]] ||
-        ! grep -q "^numaheap: warning: $1='" "$work/err" || ! grep -qF -- "$shown" "$work/err"; then
+        ! grep -qE "^numaheap\[config_probe:[0-9]+\]: warning: $1='" "$work/err" || ! grep -qF -- "$shown" "$work/err"; then
         echo "FAIL $1='${2:0:40}': rc=$rc lines=$lines out='$out'"
         cat "$work/err"
         fail=1
@@ -43,6 +45,14 @@ for x in "" garbage bind:0 local interleave:7 weighted:0=0 weighted:0=300 "$long
     check NUMAHEAP_LARGE_POLICY "$x"
 done
 check NUMAHEAP_NO_SUCH_SETTING 1
+# NUMAHEAP_STATS=PATH: a path too long, and one that cannot be written (reported at exit)
+check NUMAHEAP_STATS "/tmp/$(head -c 300 /dev/zero | tr '\0' x)"
+check NUMAHEAP_STATS /nonexistent-dir/stats.%p
+# NUMAHEAP_JE is the jemalloc engine's own MALLOC_CONF: under any other engine, one line
+if [[ $engine != jemalloc ]]; then
+    check NUMAHEAP_JE abort_conf:true
+    grep -q "only to the jemalloc engine" "$work/err" || { echo "FAIL NUMAHEAP_JE: $(cat "$work/err")"; fail=1; }
+fi
 # several bad settings at once: one line each
 out=$(env NUMAHEAP_STRICT=x NUMAHEAP_POLICY=bind:7 NUMAHEAP_STATS=maybe "$probe" 2>"$work/err")
 if [[ "$out" != "$baseline" || $(wc -l <"$work/err") -ne 3 ]]; then

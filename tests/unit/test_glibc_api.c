@@ -1,0 +1,318 @@
+/* glibc's introspection answered by numaheap, and nh_ctl, through the real libnumaheap.so
+ * (this test links it, so malloc in it is numaheap's): mallinfo2/mallinfo follow allocations,
+ * malloc_info is XML with one heap per node, malloc_stats prints glibc's layout, mallopt refuses
+ * every option, malloc_trim reports memory given back, and every nh_ctl name and error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "numaheap.h"
+
+#define N    2000
+#define SIZE 256
+
+static int heap_node_count(void) {
+    char nodes[256];
+    size_t len = sizeof nodes;
+    assert_int_equal(nh_ctl("config.nodes", nodes, &len, NULL, 0), 0);
+    nh_nodemask_t m;
+    assert_int_equal(nh_nodemask_parse(nodes, &m, NULL), 0);
+    int count = 0;
+    for (int n = 0; n < NH_MAX_NODES; n++)
+        count += nh_nodemask_isset(&m, n);
+    return count;
+}
+
+static void mallinfo2_follows_allocations(void **s) {
+    static char *p[N];
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++) {
+        p[i] = malloc(SIZE);
+        assert_non_null(p[i]);
+        memset(p[i], i, SIZE);
+    }
+    struct mallinfo2 during = mallinfo2();
+    assert_true(during.uordblks >= before.uordblks + (size_t)N * SIZE);
+    assert_true(during.arena >= during.uordblks);
+    assert_int_equal(during.fordblks, during.arena - during.uordblks);
+    assert_int_equal(during.keepcost, 0);
+    struct mallinfo old = mallinfo(); /* the int version agrees while it fits */
+    assert_int_equal((size_t)old.uordblks, mallinfo2().uordblks);
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    struct mallinfo2 after = mallinfo2();
+    assert_true(after.uordblks + (size_t)N * SIZE / 2 <= during.uordblks);
+}
+
+static void mallinfo2_counts_large_objects_in_hblkhd(void **s) {
+    size_t big = 80u << 20; /* above the 64 MiB default threshold: the large region */
+    struct mallinfo2 before = mallinfo2();
+    char *p = malloc(big);
+    assert_non_null(p);
+    assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
+    memset(p, 1, big);
+    struct mallinfo2 during = mallinfo2();
+    assert_true(during.hblkhd >= before.hblkhd + big);
+    free(p);
+    malloc_trim(0); /* freed, it may stay held (cached) until purged */
+    assert_true(mallinfo2().hblkhd + big <= during.hblkhd);
+}
+
+static char *read_file(FILE *f) {
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    char *text = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    return text;
+}
+
+static int count(const char *text, const char *needle) {
+    int k = 0;
+    for (const char *c = text; (c = strstr(c, needle)); c += strlen(needle))
+        k++;
+    return k;
+}
+
+static void malloc_info_is_xml_with_a_heap_per_node(void **s) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    errno = 0;
+    assert_int_equal(malloc_info(1, f), -1); /* options must be 0, as in glibc */
+    assert_int_equal(errno, EINVAL);
+    void *keep = malloc(1000);
+    assert_int_equal(malloc_info(0, f), 0);
+    fflush(f);
+    char *xml = read_file(f);
+    assert_true(!strncmp(xml, "<malloc version=\"1\">\n", 21));
+    assert_non_null(strstr(xml, "</malloc>\n"));
+    assert_int_equal(count(xml, "<heap nr=\""), heap_node_count());
+    assert_int_equal(count(xml, "</heap>"), heap_node_count());
+    assert_non_null(strstr(xml, "<heap nr=\"0\">"));
+    assert_non_null(strstr(xml, "<total type=\"mmap\""));
+    /* A real XML parser agrees, where python3 is there. */
+    char path[] = "/tmp/nh_malloc_info_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t)strlen(xml));
+    close(fd);
+    if (system("python3 -c '' 2>/dev/null") == 0) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); "
+                 "sys.exit(len(d.getElementsByTagName(\"heap\")) != %d)' %s",
+                 heap_node_count(), path);
+        assert_int_equal(system(cmd), 0);
+    }
+    unlink(path);
+    free(xml);
+    free(keep);
+    fclose(f);
+}
+
+static void malloc_stats_prints_glibcs_layout(void **s) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(f), 2);
+    malloc_stats();
+    dup2(saved, 2);
+    close(saved);
+    fseek(f, 0, SEEK_END);
+    char *text = read_file(f);
+    assert_true(!strncmp(text, "Arena 0:\nsystem bytes     = ", 28));
+    assert_int_equal(count(text, "Arena "), heap_node_count());
+    assert_non_null(strstr(text, "\nin use bytes     = "));
+    assert_non_null(strstr(text, "\nTotal (incl. mmap):\nsystem bytes     = "));
+    free(text);
+    fclose(f);
+}
+
+static void mallopt_refuses_every_option(void **s) {
+    static const int params[] = {
+        M_TRIM_THRESHOLD, M_TOP_PAD,    M_MMAP_THRESHOLD, M_MMAP_MAX, M_CHECK_ACTION,
+        M_PERTURB,        M_ARENA_TEST, M_ARENA_MAX,      12345,      -100};
+    for (size_t i = 0; i < sizeof params / sizeof *params; i++)
+        assert_int_equal(mallopt(params[i], 1), 0);
+}
+
+static void malloc_trim_gives_memory_back(void **s) {
+    enum { K = 256 };
+    static char *p[K];
+    for (int i = 0; i < K; i++) { /* 64 MiB in 256 KiB objects, all touched */
+        p[i] = malloc(256 << 10);
+        assert_non_null(p[i]);
+        memset(p[i], i, 256 << 10);
+    }
+    for (int i = 0; i < K; i++)
+        free(p[i]);
+    assert_int_equal(malloc_trim(0), 1);
+    for (int i = 0; i < K; i++) { /* again, through nh_ctl */
+        p[i] = malloc(256 << 10);
+        memset(p[i], i, 256 << 10);
+    }
+    for (int i = 0; i < K; i++)
+        free(p[i]);
+    uint64_t given = 7;
+    size_t len = sizeof given;
+    assert_int_equal(nh_ctl("trim", &given, &len, NULL, 0), 0);
+    assert_int_equal(given, 1);
+    assert_int_equal(nh_ctl("trim", NULL, NULL, NULL, 0), 0); /* nothing left: still 0 */
+}
+
+static void ctl_strings(void **s) {
+    char buf[512];
+    size_t len = sizeof buf;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", NH_VERSION_MAJOR, NH_VERSION_MINOR, NH_VERSION_PATCH);
+    assert_int_equal(nh_ctl("version", buf, &len, NULL, 0), 0);
+    assert_string_equal(buf, want);
+    assert_int_equal(len, strlen(want) + 1);
+    len = 0; /* size query */
+    assert_int_equal(nh_ctl("engine", NULL, &len, NULL, 0), 0);
+    assert_true(len > 1);
+    size_t need = len;
+    len = sizeof buf;
+    assert_int_equal(nh_ctl("engine", buf, &len, NULL, 0), 0);
+    assert_int_equal(len, need);
+    assert_true(!strcmp(buf, "numaheap") || !strcmp(buf, "jemalloc"));
+    char tiny[2];
+    len = sizeof tiny; /* too small: EINVAL and the size needed */
+    errno = 0;
+    assert_int_equal(nh_ctl("engine", tiny, &len, NULL, 0), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(len, need);
+
+    nh_policy_t small, large;
+    char fs[512], fl[512];
+    assert_int_equal(nh_heap_policy(&small, &large), 0);
+    nh_policy_format(&small, fs, sizeof fs);
+    nh_policy_format(&large, fl, sizeof fl);
+    len = sizeof buf;
+    assert_int_equal(nh_ctl("config.policy", buf, &len, NULL, 0), 0);
+    assert_string_equal(buf, fs);
+    len = sizeof buf;
+    assert_int_equal(nh_ctl("config.large_policy", buf, &len, NULL, 0), 0);
+    assert_string_equal(buf, fl);
+    assert_true(heap_node_count() >= 1);
+}
+
+static void ctl_numbers(void **s) {
+    uint64_t v = 0;
+    size_t len = sizeof v;
+    assert_int_equal(nh_ctl("config.large_threshold", &v, &len, NULL, 0), 0);
+    const char *env = getenv("NUMAHEAP_LARGE_THRESHOLD");
+    if (!env) assert_int_equal(v, 64u << 20);
+
+    static const char *const fields[] = {"allocated", "active",     "committed",      "resident",
+                                         "arenas",    "bind_errno", "commit_failures"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "stats.node.0.%s", fields[i]);
+        len = sizeof v;
+        assert_int_equal(nh_ctl(name, &v, &len, NULL, 0), 0);
+        snprintf(name, sizeof name, "stats.large.%s", fields[i]);
+        assert_int_equal(nh_ctl(name, &v, &len, NULL, 0), 0);
+    }
+    uint64_t a0, a1, arenas;
+    assert_int_equal(nh_ctl("stats.node.0.allocated", &a0, &len, NULL, 0), 0);
+    void *p = nh_malloc_onnode(100000, 0);
+    assert_int_equal(nh_ctl("stats.node.0.allocated", &a1, &len, NULL, 0), 0);
+    assert_true(a1 >= a0 + 100000);
+    nh_free(p);
+    nh_stats_t st;
+    assert_int_equal(nh_stats(0, &st), 0);
+    assert_int_equal(nh_ctl("stats.node.0.arenas", &arenas, &len, NULL, 0), 0);
+    assert_int_equal(arenas, st.arenas);
+
+    int64_t node = -5;
+    len = sizeof node;
+    assert_int_equal(nh_ctl("thread.node", &node, &len, NULL, 0), 0);
+    assert_int_equal(node, nh_current_node());
+    int64_t zero = 0, minus1 = -1, far = 5000, old = -5;
+    assert_int_equal(nh_ctl("thread.node", &old, &len, &zero, sizeof zero), 0);
+    assert_int_equal(old, node);
+    assert_int_equal(nh_current_node(), 0);
+    assert_int_equal(nh_ctl("thread.node", NULL, NULL, &far, sizeof far), -EINVAL);
+    assert_int_equal(nh_ctl("thread.node", NULL, NULL, &minus1, sizeof minus1), 0);
+}
+
+static void ctl_errors(void **s) {
+    uint64_t v;
+    size_t len = sizeof v;
+    static const char *const unknown[] = {"bogus",
+                                          "",
+                                          "stats.",
+                                          "stats.node.0",
+                                          "stats.node.0.",
+                                          "stats.node.0.bogus",
+                                          "stats.node.x.allocated",
+                                          "stats.node..allocated",
+                                          "stats.node.1023.allocated",
+                                          "stats.node.99999999999999999999.allocated",
+                                          "stats.large.bogus",
+                                          "version.x",
+                                          "Version"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        errno = 0;
+        len = sizeof v;
+        if (nh_ctl(unknown[i], &v, &len, NULL, 0) != -ENOENT)
+            fail_msg("'%s' not ENOENT", unknown[i]);
+        assert_int_equal(errno, ENOENT);
+    }
+    errno = 0;
+    assert_int_equal(nh_ctl(NULL, &v, &len, NULL, 0), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(nh_ctl("config.large_threshold", &v, NULL, NULL, 0), -EINVAL);
+    len = 4; /* numbers are 8 bytes */
+    assert_int_equal(nh_ctl("config.large_threshold", &v, &len, NULL, 0), -EINVAL);
+    len = 16;
+    assert_int_equal(nh_ctl("stats.node.0.allocated", &v, &len, NULL, 0), -EINVAL);
+    int64_t zero = 0;
+    assert_int_equal(nh_ctl("thread.node", NULL, NULL, &zero, 4), -EINVAL);
+    assert_int_equal(nh_ctl("thread.node", NULL, NULL, NULL, 8), -EINVAL);
+    /* read-only names */
+    char text[8] = "x";
+    errno = 0;
+    assert_int_equal(nh_ctl("version", NULL, NULL, text, sizeof text), -EPERM);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(nh_ctl("engine", NULL, NULL, text, sizeof text), -EPERM);
+    assert_int_equal(nh_ctl("config.policy", NULL, NULL, "bind:0", 7), -EPERM);
+    v = 4096;
+    assert_int_equal(nh_ctl("config.large_threshold", NULL, NULL, &v, sizeof v), -EPERM);
+    assert_int_equal(nh_ctl("stats.node.0.allocated", NULL, NULL, &v, sizeof v), -EPERM);
+    assert_int_equal(nh_ctl("stats.large.resident", NULL, NULL, &v, sizeof v), -EPERM);
+    assert_int_equal(nh_ctl("stats.node.0.bogus", NULL, NULL, &v, sizeof v), -ENOENT);
+    assert_int_equal(nh_ctl("bogus", NULL, NULL, &v, sizeof v), -ENOENT);
+    /* trim is an action: no value */
+    assert_int_equal(nh_ctl("trim", NULL, NULL, &v, sizeof v), -EINVAL);
+    /* a failed call changed nothing: the threshold is what it was */
+    len = sizeof v;
+    assert_int_equal(nh_ctl("config.large_threshold", &v, &len, NULL, 0), 0);
+    assert_true(v != 4096);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mallinfo2_follows_allocations),
+        cmocka_unit_test(mallinfo2_counts_large_objects_in_hblkhd),
+        cmocka_unit_test(malloc_info_is_xml_with_a_heap_per_node),
+        cmocka_unit_test(malloc_stats_prints_glibcs_layout),
+        cmocka_unit_test(mallopt_refuses_every_option),
+        cmocka_unit_test(malloc_trim_gives_memory_back),
+        cmocka_unit_test(ctl_strings),
+        cmocka_unit_test(ctl_numbers),
+        cmocka_unit_test(ctl_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
