@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds numaheap and runs every test: formatting check, unit and whole-program tests (release,
-# -Werror), the unit tests under ASan+UBSan, the policy fuzzer for a bounded time, and the NUMA
-# lab (2- and 4-node guests in QEMU).
+# -Werror) on both engines (numaheap's own and the jemalloc reference), the unit tests under
+# ASan+UBSan, the allocator under UBSan with the engine's invariant checks (NH_DEBUG=3), the
+# node API under TSan, the policy fuzzer for a bounded time, and the NUMA lab (2- and 4-node
+# guests in QEMU) on both engines.
 # Environment: NH_FUZZ_SECONDS (default 60), NH_LAB=0 skips the lab, NH_JOBS (default: CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +25,23 @@ if ! (cd build && ctest --output-on-failure -V -j1) >build/ctest.log 2>&1; then
 fi
 grep -E '^[0-9]+: \[ +(PASSED|FAILED|SKIPPED) +\]|tests passed' build/ctest.log
 
+echo "== reference engine (jemalloc): release build, allocator and whole-program tests"
+cmake -S . -B build-je -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON -DNH_ENGINE=jemalloc -DNH_BENCH=OFF >/dev/null
+cmake --build build-je -j"$jobs"
+if ! (cd build-je && ctest --output-on-failure -j1 -E 'real_world|install') >build-je/ctest.log 2>&1; then
+    tail -n 80 build-je/ctest.log
+    echo "unit tests failed (jemalloc engine)"
+    exit 1
+fi
+tail -n 3 build-je/ctest.log
+
 echo "== ASan+UBSan build and unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNH_SANITIZE=ON -DNH_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j1)
 
-echo "== UBSan build: the allocator itself (unit and whole-program suites, numaheap as malloc)"
-cmake -S . -B build-ubsan -DCMAKE_BUILD_TYPE=Debug -DNH_UBSAN=ON -DNH_WERROR=ON -DNH_BENCH=OFF >/dev/null
+echo "== UBSan build with invariant checks: the allocator itself (unit and whole-program suites)"
+cmake -S . -B build-ubsan -DCMAKE_BUILD_TYPE=Debug -DNH_UBSAN=ON -DNH_DEBUG=3 -DNH_WERROR=ON -DNH_BENCH=OFF >/dev/null
 cmake --build build-ubsan -j"$jobs"
 (cd build-ubsan && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j1 -E 'real_world')
 
@@ -50,5 +62,7 @@ build-fuzz/fuzz/fuzz_policy -max_total_time="${NH_FUZZ_SECONDS:-60}" -print_fina
 if [[ "${NH_LAB:-1}" != 0 ]]; then
     echo "== NUMA lab: placement on 2- and 4-node kernels, locality against other allocators"
     NH_LAB_BUILD=build tests/lab/lab.sh
+    echo "== NUMA lab on the reference engine (jemalloc)"
+    NH_LAB_BUILD=build-je tests/lab/lab.sh
 fi
 echo "all tests passed"

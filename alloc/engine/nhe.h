@@ -224,6 +224,18 @@ NH_HIDDEN void *huge_alloc(region_t *r, size_t size, size_t align, bool zero);
 NH_HIDDEN void huge_free(segment_t *seg);
 NH_HIDDEN segment_t *huge_aligned_header(uintptr_t p); /* header of a segment-aligned object */
 
+/* ---- debug.c: invariant checks (NH_DEBUG) ------------------------------------------------ */
+#ifndef NH_DEBUG
+#define NH_DEBUG 0
+#endif
+NH_HIDDEN void nhe_page_check(const page_t *pg);
+NH_HIDDEN void nhe_segment_check(const segment_t *s);
+NH_HIDDEN void nhe_heap_check(const heap_t *h);
+#define NHE_DEBUG_CHECK(level, call)                                                               \
+    do {                                                                                           \
+        if (NH_DEBUG >= (level)) call;                                                             \
+    } while (0)
+
 /* ---- engine.c ----------------------------------------------------------------------------- */
 NH_HIDDEN segment_t *nhe_segment_checked(const void *p, const char *op); /* or fatal */
 NH_HIDDEN uint64_t nhe_now_ms(void);

@@ -252,6 +252,7 @@ static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
 }
 
 static void page_release(heap_t *h, segment_t *s, page_t *pg) {
+    NHE_DEBUG_CHECK(2, nhe_page_check(pg));
     page_queue_t *q = pg->in_full ? &h->full : &h->bins[pg->bin];
     bool was_first = q->first == pg;
     pq_remove(q, pg);
@@ -281,6 +282,7 @@ static page_t *page_fresh(heap_t *h, unsigned bin) {
 /* ---- abandoning and adopting ------------------------------------------------------------- */
 /* Takes s (exclusively held) over into h: its pages go into h's queues. */
 static void adopt(heap_t *h, segment_t *s) {
+    NHE_DEBUG_CHECK(2, nhe_segment_check(s));
     __atomic_store_n(&s->heap, h, __ATOMIC_RELEASE);
     __atomic_store_n(&s->owner, h->owner, __ATOMIC_RELEASE);
     s->next = s->prev = NULL;
@@ -321,6 +323,7 @@ static bool collect_detached(segment_t *s) {
 }
 
 static void abandon_segment(segment_t *s) {
+    NHE_DEBUG_CHECK(2, nhe_segment_check(s));
     __atomic_store_n(&s->heap, NULL, __ATOMIC_RELEASE);
     __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < s->npages; i++) {
@@ -485,6 +488,7 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
 }
 
 void *theap_alloc_bin(heap_t *h, unsigned bin) {
+    NHE_DEBUG_CHECK(3, nhe_heap_check(h));
     page_t *fp = &h->foreign[bin];
     if (fp->free) return nhe_page_pop(fp, fp->free);
     page_queue_t *q = &h->bins[bin];
@@ -497,6 +501,7 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
                 if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
             }
             if (pg->free) {
+                NHE_DEBUG_CHECK(2, nhe_page_check(pg));
                 pg->tried = 0;
                 if (pg != q->first) {
                     pq_remove(q, pg);
