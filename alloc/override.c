@@ -78,6 +78,12 @@ NH_EXPORT size_t malloc_usable_size(void *p) {
     return p ? engine_usable_size(p) : 0;
 }
 
+/* For the C++ sized deletes (override_cpp.cc). */
+NH_HIDDEN void override_free_sized(void *p, size_t n);
+void override_free_sized(void *p, size_t n) {
+    engine_free_sized(p, n);
+}
+
 NH_EXPORT int malloc_trim(size_t pad) {
     return engine_trim() ? 1 : 0;
 }

@@ -1,11 +1,15 @@
 // C++ operator new and delete, every form (plain, nothrow, array, sized, aligned), on top of
 // the malloc family. new loops on the new-handler and throws std::bad_alloc, as the standard
-// requires; delete forms ignore the size and alignment numaheap can find itself.
+// requires; sized deletes let the engine check the size, other forms ignore what numaheap can
+// find itself.
 #include <cerrno>
 #include <cstdlib>
 #include <new>
 
 #define NH_EXPORT __attribute__((visibility("default")))
+
+/* override.c: free with the size the program says the object has (the engine may check it). */
+extern "C" __attribute__((visibility("hidden"))) void override_free_sized(void *p, std::size_t n);
 
 namespace {
 void *alloc_or_throw(std::size_t n, std::size_t align) {
@@ -63,11 +67,11 @@ NH_EXPORT void operator delete(void *p, const std::nothrow_t &) noexcept {
 NH_EXPORT void operator delete[](void *p, const std::nothrow_t &) noexcept {
     free(p);
 }
-NH_EXPORT void operator delete(void *p, std::size_t) noexcept {
-    free(p);
+NH_EXPORT void operator delete(void *p, std::size_t n) noexcept {
+    override_free_sized(p, n);
 }
-NH_EXPORT void operator delete[](void *p, std::size_t) noexcept {
-    free(p);
+NH_EXPORT void operator delete[](void *p, std::size_t n) noexcept {
+    override_free_sized(p, n);
 }
 NH_EXPORT void operator delete(void *p, std::align_val_t) noexcept {
     free(p);

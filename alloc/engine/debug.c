@@ -60,6 +60,7 @@ void nhe_heap_check(const heap_t *h) {
     }
     for (const page_t *pg = h->full.first; pg; pg = pg->next)
         CHECK(pg->in_full && pg->in_use, "page in the full list", pg);
-    for (unsigned i = 0; i < NDIRECT; i++)
+    CHECK(h->direct[0] == &nhe_empty_page, "malloc(0) must take the slow path", h);
+    for (unsigned i = 1; i < NDIRECT; i++)
         CHECK(h->direct[i] == h->cur[nhe_bin_of(i * 16)], "direct page table", h);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define BOOT_SIZE  (256u << 10)
+#define ZERO_AREA  (64ul << 20)      /* malloc(0) pointers: 4 Mi distinct slots, never accessible */
 #define BOOT_MAGIC 0x6e68626f6f74ull /* "nhboot" */
 
 uintptr_t nhe_secret;
@@ -18,6 +19,8 @@ size_t nhe_fast_max; /* 0 until init: everything takes the slow path */
 uint32_t nhe_bin_size_k[NBINS];
 
 static _Alignas(64) char boot_area[BOOT_SIZE];
+static uintptr_t zero_area;
+static _Atomic uintptr_t zero_next;
 static _Atomic size_t boot_used;
 
 typedef struct boot_header {
@@ -60,6 +63,9 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
         nhe_bin_size_k[b] = (uint32_t)(size / 16);
     }
     span_init(c->decay_ms);
+    /* malloc(0) returns a distinct pointer into an inaccessible area: any read or write through
+     * it faults at once, where a real block would let it corrupt a neighbour */
+    zero_area = (uintptr_t)os_hooks.reserve(ZERO_AREA, false);
     nhe_fast_max = c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX;
     return pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -97,9 +103,18 @@ static boot_header_t *mapped_header(uintptr_t a) {
 }
 
 /* A pointer outside the regions: ours only if the bootstrap gave it. */
+static bool in_zero_area(uintptr_t a) {
+    return a - zero_area < ZERO_AREA;
+}
+
+static void *zero_alloc(void) {
+    uintptr_t k = __atomic_fetch_add(&zero_next, 16, __ATOMIC_RELAXED) % ZERO_AREA;
+    return (void *)(zero_area + k);
+}
+
 static void free_foreign(void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (in_boot(a)) return; /* the bootstrap area is never reused */
+    if (in_boot(a) || in_zero_area(a)) return; /* neither is ever reused */
     boot_header_t *h = mapped_header(a);
     if (!h) nhe_fatal("free(): invalid pointer (not allocated by numaheap)", p);
     os_hooks.release(h, boot_map_size(h->size));
@@ -188,6 +203,7 @@ static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, boo
 
 void *nhe_malloc_generic(size_t size, bool zero) {
     if (NH_UNLIKELY(!heap_ready())) return boot_alloc(size, zero);
+    if (size == 0 && zero_area) return zero_alloc();
     heap_t *h = home_heap();
     void *p;
     if (!h) return failed();
@@ -231,6 +247,7 @@ void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
 size_t engine_usable_size(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (a - region_map.base >= region_map.size) {
+        if (in_zero_area(a)) return 0;
         boot_header_t *h = in_boot(a) ? boot_header(a) : mapped_header(a);
         if (h) return h->size;
         nhe_fatal("malloc_usable_size(): invalid pointer", p);

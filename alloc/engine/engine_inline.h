@@ -15,7 +15,8 @@ NH_HIDDEN _Noreturn void nhe_corrupt(const page_t *pg, const void *b);
 static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     block_t *next = nhe_decode(pg, b->next);
     /* an overwritten link decodes outside the page: stop before it becomes a write */
-    if (NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next) nhe_corrupt(pg, b);
+    if (NHE_CHECKS && NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next)
+        nhe_corrupt(pg, b);
     pg->free = next;
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
@@ -58,7 +59,8 @@ static inline void engine_free(void *p) {
         if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id && seg != p)) {
             page_t *pg = nhe_page_of(seg, a);
             block_t *b = (block_t *)p;
-            if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX && b->key != pg->key)) {
+            if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX &&
+                          (!NHE_CHECKS || b->key != pg->key))) {
                 b->next = nhe_encode(pg, pg->local_free);
                 b->key = pg->key;
                 pg->local_free = b;
@@ -70,6 +72,19 @@ static inline void engine_free(void *p) {
         }
     }
     nhe_free_slow(p);
+}
+
+/* operator delete with a size: the size can only be the object's or smaller, never more than
+ * its block. A larger one is a delete through the wrong type. */
+static inline void engine_free_sized(void *p, size_t size) {
+    uintptr_t a = (uintptr_t)p;
+    if (NH_LIKELY(a - region_map.base < region_map.size)) {
+        segment_t *seg = (segment_t *)(a & ~SEG_MASK);
+        if (seg != p && NH_UNLIKELY(size > nhe_page_of(seg, a)->block_size) &&
+            seg->kind != SEG_HUGE)
+            nhe_fatal("operator delete: size larger than the object", p);
+    }
+    engine_free(p);
 }
 
 #endif

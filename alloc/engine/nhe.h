@@ -13,6 +13,12 @@
 
 #include "alloc_internal.h"
 
+/* The cheap hardening on the fast paths (block-boundary and double-free tests, link checks).
+ * Always on; -DNHE_CHECKS=0 exists only to measure what they cost. */
+#ifndef NHE_CHECKS
+#define NHE_CHECKS 1
+#endif
+
 #define SEG_SHIFT         22
 #define SEG_SIZE          ((uintptr_t)1 << SEG_SHIFT)
 #define SEG_MASK          (SEG_SIZE - 1)
@@ -60,7 +66,9 @@ typedef struct page {
     _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
     struct page *next, *prev;      /* in the heap's bin queue or full list */
     uint64_t purged[2];            /* 4 KiB pages given back by trim: their blocks are unlisted */
-    uint64_t pad[2];               /* 128 bytes: the page of an address is two shifts away */
+    uint32_t sweep_used;           /* used at the last sweep: unchanged means idle */
+    uint32_t pad32;
+    uint64_t pad; /* 128 bytes: the page of an address is two shifts away */
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
@@ -156,6 +164,7 @@ static inline uintptr_t nhe_encode(const page_t *pg, const block_t *b) {
 /* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
 static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
     uintptr_t off = p - pg->start;
+    if (!NHE_CHECKS) return (uint32_t)((off * pg->inv) >> 32);
     uint32_t i = (uint32_t)((off * pg->inv) >> 32);
     return (i < pg->capacity && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;
 }

@@ -52,12 +52,15 @@ void page_extend(page_t *pg) {
     if (!n) return;
     uintptr_t first = pg->start + (uintptr_t)pg->capacity * pg->block_size;
     block_t *b = (block_t *)first;
+    /* carved blocks carry the free mark, so freeing one that was never handed out is caught */
     for (uint32_t i = 0; i + 1 < n; i++) {
         block_t *next = (block_t *)((uintptr_t)b + pg->block_size);
         b->next = nhe_encode(pg, next);
+        b->key = pg->key;
         b = next;
     }
     b->next = nhe_encode(pg, pg->free);
+    b->key = pg->key;
     pg->free = (block_t *)first;
     pg->capacity += n;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define META_CHUNK  (1ul << 20)
-#define SWEEP_CALLS 64
+#define SWEEP_CALLS 8  /* slow allocations between looks at the clock */
 #define SEARCH_MAX  16 /* pages looked at before a fresh one is taken */
 #define SWEEP_MS    500
 #define FOREIGN_MAX 256 /* cached blocks per size class before a flush */
@@ -74,7 +74,8 @@ static void thread_exit(void *arg) {
 static void init_tables(void) {
     for (unsigned b = 0; b < NBINS; b++)
         direct_lo[b] = 1, direct_hi[b] = 0;
-    for (unsigned i = 0; i < NDIRECT; i++) {
+    /* index 0 (malloc(0)) is never direct: its slow path hands out a guard-page pointer */
+    for (unsigned i = 1; i < NDIRECT; i++) {
         unsigned b = nhe_bin_of(i * 16);
         if (direct_lo[b] > direct_hi[b]) direct_lo[b] = (uint8_t)i;
         direct_hi[b] = (uint8_t)i;
@@ -576,6 +577,11 @@ void theap_maybe_sweep(heap_t *h) {
             next = pg->next;
             page_collect(pg);
             if (pg->used) {
+                /* a mostly free page left alone since the last sweep gives its free 4 KiB
+                 * pages back, as malloc_trim would */
+                if (pg->used == pg->sweep_used && pg->used < pg->capacity / 2)
+                    page_trim((segment_t *)((uintptr_t)pg & ~SEG_MASK), pg);
+                pg->sweep_used = pg->used;
                 pg->sweep_mark = 0;
             } else if (pg->sweep_mark) {
                 page_release(h, (segment_t *)((uintptr_t)pg & ~SEG_MASK), pg);

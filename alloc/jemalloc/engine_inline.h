@@ -40,4 +40,8 @@ static inline void engine_free(void *p) {
     }
 }
 
+static inline void engine_free_sized(void *p, size_t size) {
+    engine_free(p); /* jemalloc finds the size itself; no check here */
+}
+
 #endif
