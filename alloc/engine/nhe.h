@@ -239,7 +239,7 @@ NH_HIDDEN segment_t *huge_aligned_header(uintptr_t p); /* header of a segment-al
 #endif
 NH_HIDDEN void nhe_page_check(const page_t *pg);
 NH_HIDDEN void nhe_segment_check(const segment_t *s);
-NH_HIDDEN void nhe_heap_check(const heap_t *h);
+NH_HIDDEN void nhe_heap_check(const heap_t *h); /* level 3, every 16th slow call */
 #define NHE_DEBUG_CHECK(level, call)                                                               \
     do {                                                                                           \
         if (NH_DEBUG >= (level)) call;                                                             \
