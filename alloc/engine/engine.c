@@ -6,20 +6,22 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #define BOOT_SIZE  (256u << 10)
-#define ZERO_AREA  (64ul << 20)      /* malloc(0) pointers: 4 Mi distinct slots, never accessible */
-#define BOOT_MAGIC 0x6e68626f6f74ull /* "nhboot" */
+#define ZERO_SLOTS ((SEG_SIZE - NH_PAGE) / 16) /* distinct malloc(0) pointers per node */
+#define BOOT_MAGIC 0x6e68626f6f74ull           /* "nhboot" */
 
 uintptr_t nhe_secret;
 size_t nhe_fast_max; /* 0 until init: everything takes the slow path */
 uint32_t nhe_bin_size_k[NBINS];
 
 static _Alignas(64) char boot_area[BOOT_SIZE];
-static uintptr_t zero_area;
+static uintptr_t zero_seg[NH_MAX_SLOTS]; /* per node: a header page, then no access at all */
 static _Atomic uintptr_t zero_next;
 static _Atomic size_t boot_used;
 
@@ -49,6 +51,38 @@ static void fork_child(void) {
     theap_fork_child();
 }
 
+/* malloc(0) returns a distinct pointer into a segment of the home node whose memory after the
+ * header page is inaccessible: a read or write through it faults at once, where a real block
+ * would let it touch a neighbour. The header makes it a segment like any other for free. */
+static void zero_init(const nh_nodemask_t *nodes) {
+    for (int n = mask_next(nodes, 0); n >= 0; n = mask_next(nodes, n + 1)) {
+        int slot = heap_slot_of_node(n);
+        region_t *r = region_of_node(n);
+        bool fresh;
+        uintptr_t a = slot >= 0 && r ? span_alloc(r, 1, &fresh) : 0;
+        if (!a) continue;
+        segment_t *s = (segment_t *)a;
+        memset(s, 0, offsetof(segment_t, pages));
+        s->cookie = a ^ nhe_secret;
+        s->kind = SEG_ZERO;
+        s->page_shift = HUGE_PAGE_SHIFT;
+        s->npages = 1;
+        s->nsegs = 1;
+        s->node = n;
+        s->region = r;
+        os_hooks.advise((void *)(a + NH_PAGE), SEG_SIZE - NH_PAGE, MADV_DONTNEED);
+        if (os_hooks.protect((void *)(a + NH_PAGE), SEG_SIZE - NH_PAGE, false) == 0)
+            zero_seg[slot] = a;
+    }
+}
+
+static void *zero_alloc(int node) {
+    int slot = heap_slot_of_node(node);
+    if (slot < 0 || !zero_seg[slot]) return NULL;
+    uintptr_t k = __atomic_fetch_add(&zero_next, 1, __ATOMIC_RELAXED) % ZERO_SLOTS;
+    return (void *)(zero_seg[slot] + NH_PAGE + k * 16);
+}
+
 int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     uintptr_t s = 0;
     if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
@@ -63,9 +97,7 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
         nhe_bin_size_k[b] = (uint32_t)(size / 16);
     }
     span_init(c->decay_ms);
-    /* malloc(0) returns a distinct pointer into an inaccessible area: any read or write through
-     * it faults at once, where a real block would let it corrupt a neighbour */
-    zero_area = (uintptr_t)os_hooks.reserve(ZERO_AREA, false);
+    zero_init(nodes);
     nhe_fast_max = c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX;
     return pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -103,18 +135,9 @@ static boot_header_t *mapped_header(uintptr_t a) {
 }
 
 /* A pointer outside the regions: ours only if the bootstrap gave it. */
-static bool in_zero_area(uintptr_t a) {
-    return a - zero_area < ZERO_AREA;
-}
-
-static void *zero_alloc(void) {
-    uintptr_t k = __atomic_fetch_add(&zero_next, 16, __ATOMIC_RELAXED) % ZERO_AREA;
-    return (void *)(zero_area + k);
-}
-
 static void free_foreign(void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (in_boot(a) || in_zero_area(a)) return; /* neither is ever reused */
+    if (in_boot(a)) return; /* the bootstrap area is never reused */
     boot_header_t *h = mapped_header(a);
     if (!h) nhe_fatal("free(): invalid pointer (not allocated by numaheap)", p);
     os_hooks.release(h, boot_map_size(h->size));
@@ -134,6 +157,10 @@ segment_t *nhe_segment_checked(const void *p, const char *op) {
         if (s->huge_obj != a) nhe_fatal(op, p);
         return s;
     }
+    if (s->kind == SEG_ZERO) {
+        if (a - (uintptr_t)s < NH_PAGE || (a & 15)) nhe_fatal(op, p);
+        return s;
+    }
     page_t *pg = nhe_page_of(s, a);
     if (!NHE_LOAD(pg->in_use) || nhe_block_index(pg, a) == UINT32_MAX) nhe_fatal(op, p);
     return s;
@@ -151,6 +178,7 @@ void nhe_free_slow(void *p) {
         huge_free(s);
         return;
     }
+    if (s->kind == SEG_ZERO) return; /* malloc(0)'s pointers are never reused */
     page_t *pg = nhe_page_of(s, a);
     block_t *b = p;
     if (b->key == pg->key) nhe_fatal("free(): double free detected", p);
@@ -203,10 +231,10 @@ static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, boo
 
 void *nhe_malloc_generic(size_t size, bool zero) {
     if (NH_UNLIKELY(!heap_ready())) return boot_alloc(size, zero);
-    if (size == 0 && zero_area) return zero_alloc();
     heap_t *h = home_heap();
     void *p;
     if (!h) return failed();
+    if (size == 0 && (p = zero_alloc(h->node))) return p;
     theap_maybe_sweep(h);
     if (size >= heap_large_threshold)
         p = huge_alloc(region_large(), size, 0, zero);
@@ -247,13 +275,14 @@ void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
 size_t engine_usable_size(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (a - region_map.base >= region_map.size) {
-        if (in_zero_area(a)) return 0;
         boot_header_t *h = in_boot(a) ? boot_header(a) : mapped_header(a);
         if (h) return h->size;
         nhe_fatal("malloc_usable_size(): invalid pointer", p);
     }
     segment_t *s = nhe_segment_checked(p, "malloc_usable_size(): invalid pointer");
-    return s->kind == SEG_HUGE ? s->huge_size : nhe_page_of(s, a)->block_size;
+    return s->kind == SEG_HUGE   ? s->huge_size
+           : s->kind == SEG_ZERO ? 0
+                                 : nhe_page_of(s, a)->block_size;
 }
 
 void *engine_realloc(void *p, size_t size) {
@@ -269,7 +298,9 @@ void *engine_realloc(void *p, size_t size) {
     }
     segment_t *s = nhe_segment_checked(p, "realloc(): invalid pointer");
     size_t old;
-    if (s->kind == SEG_HUGE) {
+    if (s->kind == SEG_ZERO) {
+        old = 0;
+    } else if (s->kind == SEG_HUGE) {
         old = s->huge_size;
         size_t cap = s->span_base + ((size_t)s->nsegs << SEG_SHIFT) - s->huge_obj;
         if (size <= cap && size > LARGE_MAX) { /* grow or shrink in place */

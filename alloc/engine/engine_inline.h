@@ -80,8 +80,7 @@ static inline void engine_free_sized(void *p, size_t size) {
     uintptr_t a = (uintptr_t)p;
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
         segment_t *seg = (segment_t *)(a & ~SEG_MASK);
-        if (seg != p && NH_UNLIKELY(size > nhe_page_of(seg, a)->block_size) &&
-            seg->kind != SEG_HUGE)
+        if (seg != p && NH_UNLIKELY(size > nhe_page_of(seg, a)->block_size) && seg->kind < SEG_HUGE)
             nhe_fatal("operator delete: size larger than the object", p);
     }
     engine_free(p);

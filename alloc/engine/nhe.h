@@ -43,7 +43,8 @@ typedef struct block {
     uintptr_t key;  /* page key while free (double-free check), 0 while allocated */
 } block_t;
 
-enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_LARGE = 3, SEG_HUGE = 4 };
+/* SEG_ZERO: malloc(0)'s pointers, inaccessible after the header page */
+enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_LARGE = 3, SEG_HUGE = 4, SEG_ZERO = 5 };
 
 struct heap;
 
