@@ -56,18 +56,25 @@ static inline void engine_free(void *p) {
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
         segment_t *seg = (segment_t *)(a & ~SEG_MASK);
         /* a segment-aligned address is a huge object with its header elsewhere */
-        if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id && seg != p)) {
+        if (NH_LIKELY(seg != p)) {
             page_t *pg = nhe_page_of(seg, a);
             block_t *b = (block_t *)p;
             if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX &&
                           (!NHE_CHECKS || b->key != pg->key))) {
-                b->next = nhe_encode(pg, pg->local_free);
-                b->key = pg->key;
-                pg->local_free = b;
-                uint32_t used = pg->used - 1;
-                NHE_STORE(pg->used, used);
-                if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
-                return;
+                if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
+                    b->next = nhe_encode(pg, pg->local_free);
+                    b->key = pg->key;
+                    pg->local_free = b;
+                    uint32_t used = pg->used - 1;
+                    NHE_STORE(pg->used, used);
+                    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+                    return;
+                }
+                /* another thread's block: the cookie proves the page record is ours */
+                if (NH_LIKELY(seg->cookie == ((uintptr_t)seg ^ nhe_secret))) {
+                    theap_free_foreign(seg, pg, b);
+                    return;
+                }
             }
         }
     }
