@@ -248,7 +248,8 @@ typedef struct nh_node_stats {
     uint64_t active;     /* bytes in pages holding live objects */
     uint64_t committed;  /* bytes of the node's region handed to the arenas */
     uint64_t resident;   /* bytes resident, as jemalloc counts them */
-    uint64_t arenas;     /* arenas serving the node */
+    uint64_t arenas;     /* arenas (jemalloc engine) or thread heaps (numaheap engine, at least 1)
+                            serving the node */
     uint64_t bind_errno; /* non-zero: the kernel refused to bind the region (first touch) */
     uint64_t commit_failures;
 } nh_stats_t;

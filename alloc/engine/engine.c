@@ -304,7 +304,7 @@ void *engine_realloc(void *p, size_t size) {
         old = s->huge_size;
         size_t cap = s->span_base + ((size_t)s->nsegs << SEG_SHIFT) - s->huge_obj;
         if (size <= cap && size > LARGE_MAX) { /* grow or shrink in place */
-            s->huge_size = (size + NH_PAGE - 1) & ~(NH_PAGE - 1);
+            NHE_STORE(s->huge_size, (size + NH_PAGE - 1) & ~(NH_PAGE - 1));
             return p;
         }
     } else {
@@ -352,14 +352,15 @@ typedef struct stat_acc {
 static void add_segment(segment_t *s, void *arg) {
     nh_stats_t *out = ((stat_acc_t *)arg)->out;
     if (s->kind == SEG_HUGE) {
-        out->allocated += s->huge_size;
-        out->active += s->huge_size;
+        size_t size = NHE_LOAD(s->huge_size);
+        out->allocated += size;
+        out->active += size;
         return;
     }
     for (uint32_t i = 0; i < s->npages; i++) {
         page_t *pg = &s->pages[i];
         if (!NHE_LOAD(pg->in_use)) continue;
-        out->allocated += (uint64_t)NHE_LOAD(pg->used) * pg->block_size;
+        out->allocated += (uint64_t)NHE_LOAD(pg->used) * NHE_LOAD(pg->block_size);
         out->active += (uint64_t)1 << s->page_shift;
     }
 }
@@ -371,6 +372,8 @@ int engine_node_stats(int node, nh_stats_t *out) {
     stat_acc_t acc = {out};
     span_each_segment(r, add_segment, &acc);
     out->resident += out->active + span_cached_resident(r);
-    out->arenas += node == NH_NODE_INTERLEAVED ? 1 : theap_count(node);
+    /* thread heaps of the node; the node's span cache serves it even when no thread does */
+    unsigned heaps = node == NH_NODE_INTERLEAVED ? 0 : theap_count(node);
+    out->arenas += heaps ? heaps : 1;
     return 0;
 }

@@ -167,7 +167,8 @@ static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
     uintptr_t off = p - pg->start;
     if (!NHE_CHECKS) return (uint32_t)((off * pg->inv) >> 32);
     uint32_t i = (uint32_t)((off * pg->inv) >> 32);
-    return (i < pg->capacity && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;
+    /* capacity: another thread's free reads it while the owner carves (relaxed, a plain load) */
+    return (i < NHE_LOAD(pg->capacity) && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;
 }
 
 static inline page_t *nhe_page_of(segment_t *seg, uintptr_t p) {

@@ -26,11 +26,11 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
     pg->free = pg->local_free = NULL;
     pg->start = base;
-    pg->block_size = bs;
+    NHE_STORE(pg->block_size, bs); /* statistics read it from other threads */
     pg->inv = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
     pg->reserved = (uint32_t)((end - base) / bs);
     pg->span = pg->reserved * bs;
-    pg->capacity = 0;
+    NHE_STORE(pg->capacity, 0);
     NHE_STORE(pg->used, 0);
     pg->bin = (uint8_t)bin;
     pg->in_full = 0;
@@ -62,7 +62,7 @@ void page_extend(page_t *pg) {
     b->next = nhe_encode(pg, pg->free);
     b->key = pg->key;
     pg->free = (block_t *)first;
-    pg->capacity += n;
+    NHE_STORE(pg->capacity, pg->capacity + n);
 }
 
 static block_t *checked_next(const page_t *pg, const block_t *b) {

@@ -90,7 +90,8 @@ static void decay(region_t *r, span_cache_t *c, uint64_t now, bool all) {
         if (all || now - e->freed_ms >= decay_ms || c->resident > RESIDENT_LIMIT) {
             size_t size = (size_t)e->nsegs << SEG_SHIFT;
             e->state = purge(r, e->addr, size);
-            if (e->state != SPAN_RESIDENT) c->resident -= size;
+            if (e->state != SPAN_RESIDENT)
+                __atomic_store_n(&c->resident, c->resident - size, __ATOMIC_RELAXED);
         }
     }
 }
@@ -128,7 +129,8 @@ uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero) {
         span_entry_t *e = &c->e[best];
         addr = e->addr;
         state = e->state;
-        if (state == SPAN_RESIDENT) c->resident -= size;
+        if (state == SPAN_RESIDENT)
+            __atomic_store_n(&c->resident, c->resident - size, __ATOMIC_RELAXED);
         if (e->nsegs > nsegs) {
             e->addr += size;
             e->nsegs -= nsegs;
@@ -188,7 +190,8 @@ static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs,
         span_entry_t *e = &c->e[i];
         size_t esize = (size_t)e->nsegs << SEG_SHIFT;
         if (e->addr + esize == addr || addr + size == e->addr) {
-            if (e->state == SPAN_RESIDENT) c->resident -= esize;
+            if (e->state == SPAN_RESIDENT)
+                __atomic_store_n(&c->resident, c->resident - esize, __ATOMIC_RELAXED);
             state = merged_state(r, e, addr, size, state);
             if (e->addr < addr) addr = e->addr;
             size += esize;
@@ -205,13 +208,14 @@ static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs,
         if (c->e[victim].state == SPAN_RESIDENT) {
             size_t vs = (size_t)c->e[victim].nsegs << SEG_SHIFT;
             purge(r, c->e[victim].addr, vs);
-            c->resident -= vs;
+            __atomic_store_n(&c->resident, c->resident - vs, __ATOMIC_RELAXED);
         }
         remove_at(c, victim);
         c->dropped++;
     }
     c->e[c->n++] = (span_entry_t){addr, nsegs, state, now};
-    if (state == SPAN_RESIDENT) c->resident += size;
+    if (state == SPAN_RESIDENT)
+        __atomic_store_n(&c->resident, c->resident + size, __ATOMIC_RELAXED);
 }
 
 void span_free(region_t *r, uintptr_t addr, uint32_t nsegs) {
@@ -284,7 +288,7 @@ void span_abandon(segment_t *seg) {
     lock(&c->lock);
     seg->prev = NULL;
     seg->next = c->abandoned;
-    c->abandoned = seg;
+    __atomic_store_n(&c->abandoned, seg, __ATOMIC_RELAXED); /* peeked at without the lock */
     unlock(&c->lock);
 }
 
@@ -293,7 +297,7 @@ segment_t *span_take_abandoned(region_t *r) {
     if (!__atomic_load_n(&c->abandoned, __ATOMIC_RELAXED)) return NULL;
     lock(&c->lock);
     segment_t *s = c->abandoned;
-    if (s) c->abandoned = s->next;
+    if (s) __atomic_store_n(&c->abandoned, s->next, __ATOMIC_RELAXED);
     unlock(&c->lock);
     return s;
 }

@@ -112,7 +112,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         heap_pool = h->pool_next;
     else
         h = meta_alloc(sizeof *h);
-    if (h) heaps_on_slot[slot]++;
+    if (h) __atomic_fetch_add(&heaps_on_slot[slot], 1, __ATOMIC_RELAXED);
     pool_release();
     if (!h) return NULL;
     memset(h, 0, sizeof *h);
@@ -238,7 +238,7 @@ static segment_t *segment_new(heap_t *h, uint32_t kind) {
 static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
     segment_t **from = h ? seg_list(h, s) : NULL;
     NHE_STORE(pg->in_use, 0);
-    pg->capacity = 0;
+    NHE_STORE(pg->capacity, 0);
     pg->free = pg->local_free = NULL;
     s->used_pages--;
     if (h) {
@@ -348,7 +348,7 @@ static void heap_abandon(heap_t *h, int slot) {
             abandon_segment(s);
         }
     pool_acquire();
-    heaps_on_slot[slot]--;
+    __atomic_fetch_sub(&heaps_on_slot[slot], 1, __ATOMIC_RELAXED);
     h->pool_next = heap_pool;
     heap_pool = h;
     pool_release();
