@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -37,6 +38,18 @@ static int sys_bind(void *addr, size_t size, int mode, const nh_nodemask_t *node
 }
 
 os_hooks_t os_hooks = {sys_reserve, sys_release, sys_protect, sys_advise, sys_bind};
+
+/* Names a range in /proc/PID/maps ([anon:NAME]) so tools can find numaheap's regions from
+ * outside (Linux 5.17+ with CONFIG_ANON_VMA_NAME); elsewhere it is a no-op. */
+int os_name(void *addr, size_t size, const char *name) {
+#ifndef PR_SET_VMA
+#define PR_SET_VMA           0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+    return prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, size, (unsigned long)name)
+               ? errno
+               : 0;
+}
 
 int os_populate(void *addr, size_t size) {
     return os_hooks.advise(addr, size, MADV_POPULATE_WRITE);

@@ -66,6 +66,9 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
         r->explicit_commit = c->explicit_commit;
         r->populate = c->strict;
         r->bind_errno = bind_region(r);
+        char name[32];
+        fmt_buf(name, sizeof name, "numaheap node %d", r->node);
+        os_name((void *)r->base, r->end - r->base, name);
         if (r->bind_errno)
             log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
                         r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
@@ -78,6 +81,7 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     lr->explicit_commit = c->explicit_commit;
     lr->populate = c->strict;
     lr->spread = true;
+    os_name((void *)lr->base, lr->end - lr->base, "numaheap large");
     large_slot = nslots;
     region_map.slot_node[nslots] = NH_NODE_INTERLEAVED;
     region_map.size = size * (size_t)(nslots + 1); /* last: until now no address is inside */
