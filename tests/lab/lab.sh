@@ -129,10 +129,18 @@ boot() { # boot NAME KERNEL QEMU-ARGS... ; the serial log goes to $lab/NAME.log
         exec qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
             -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name nhshell=1 $extra" "$@"
     fi
-    local start=$SECONDS
-    timeout 300 qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
-        -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name $extra" "$@" \
-        </dev/null >"$lab/$name.log" 2>&1 || true
+    local start=$SECONDS try
+    # A guest kernel that dies before userland (TCG occasionally trips a boot-time oops, e.g. an
+    # int3 while patching kernel text) is booted again, at most twice; anything after
+    # LAB-BEGIN counts as it is.
+    for try in 1 2 3; do
+        timeout 300 qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
+            -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name $extra" "$@" \
+            </dev/null >"$lab/$name.log" 2>&1 || true
+        grep -q "^LAB-BEGIN" <(tr -d '\r' <"$lab/$name.log") && break
+        echo "lab: $name: the guest kernel died before userland (boot $try); see $lab/$name.log"
+        cp "$lab/$name.log" "$lab/$name.boot$try.log"
+    done
     echo "lab: $name done in $((SECONDS - start)) s"
 }
 
