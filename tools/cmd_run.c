@@ -192,6 +192,10 @@ static int cpus_wanted(const cli_command_t *self, const run_state_t *st, uint64_
     if (!strcmp(st->cpu_option, "--physcpubind")) {
         int bad;
         if (!strcmp(v, "all")) return memcpy(cpus, online, sizeof online), 0;
+        if (cli_parse_list(v, cpus, NH_MAX_CPUS, &bad) && v[bad] >= '0' && v[bad] <= '9')
+            return cli_usage_error(self, "--physcpubind: '%s': CPU number beyond %d", v,
+                                   NH_MAX_CPUS - 1),
+                   -1;
         if (cli_parse_list(v, cpus, NH_MAX_CPUS, &bad) || !*v)
             return cli_usage_error(self,
                                    "--physcpubind: '%s' is not a CPU list (unexpected %s%.1s%s "

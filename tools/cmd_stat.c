@@ -30,10 +30,17 @@ typedef struct usage {
     uint64_t misplaced[NH_MAX_NODES]; /* pages of node-N regions lying on this node, not N */
 } usage_t;
 
+/* Where the /proc files are read: NH_TEST_PROC replaces /proc in tests (a directory of
+ * PID/comm, PID/maps and PID/numa_maps files), for kernels that cannot name mappings. */
+static const char *proc_root(void) {
+    const char *root = getenv("NH_TEST_PROC");
+    return root && *root ? root : "/proc";
+}
+
 /* The process's command name, /proc/PID/comm, into buf; 0 or -errno. */
 static int read_comm(int pid, char *buf, size_t len) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%d/comm", proc_root(), pid);
     FILE *f = fopen(path, "r");
     if (!f) return -errno;
     int ok = fgets(buf, (int)len, f) != NULL;
@@ -45,8 +52,8 @@ static int read_comm(int pid, char *buf, size_t len) {
 
 /* numaheap's mappings in /proc/PID/maps, sorted by address as the kernel lists them. */
 static int read_regions(int pid, region_t **out, size_t *count) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%d/maps", proc_root(), pid);
     FILE *f = fopen(path, "r");
     if (!f) return -errno;
     char *line = NULL;
@@ -100,8 +107,8 @@ static int measure(usage_t *u) {
     if (!rc) rc = read_regions(pid, &regions, &nregions);
     if (rc) return rc;
     u->named = nregions > 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/numa_maps", pid);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%d/numa_maps", proc_root(), pid);
     FILE *f = fopen(path, "r");
     if (!f) return free(regions), -errno;
     char *line = NULL, *save;
@@ -227,7 +234,7 @@ static int add_pid(int *pids, int *n, int pid) {
 
 /* The processes named name (/proc/PID/comm exactly); their count, or -1 when too many. */
 static int add_named(int *pids, int *n, const char *name) {
-    DIR *d = opendir("/proc");
+    DIR *d = opendir(proc_root());
     int found = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (!isdigit((unsigned char)e->d_name[0])) continue;

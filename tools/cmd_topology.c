@@ -74,9 +74,9 @@ static int read_number(const char *dir, const char *name, unsigned long long *ou
 
 /* The kernel's HMAT view, /sys/devices/system/node/nodeN/accessK/initiators: bandwidth (MB/s)
  * and latency (ns) of each memory node as seen from its nearest initiators (access0: any
- * initiator, access1: CPUs only). NUMAHEAP_TEST_SYSFS_NODE replaces the directory in tests. */
+ * initiator, access1: CPUs only). NH_TEST_SYSFS_NODE replaces the directory in tests. */
 static void print_hmat(const nh_nodemask_t *online) {
-    const char *root = getenv("NUMAHEAP_TEST_SYSFS_NODE");
+    const char *root = getenv("NH_TEST_SYSFS_NODE");
     if (!root || !*root) root = "/sys/devices/system/node";
     int shown = 0;
     printf("\nmemory performance (HMAT, from the nearest initiators)\n");
