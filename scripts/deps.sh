@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(cmake make gcc g++ pkg-config clang clang-format libclang-rt-14-dev
-      libnuma-dev numactl libjemalloc-dev libjemalloc2 libbenchmark-dev libcmocka-dev
+      libnuma-dev numactl libjson-c-dev libjemalloc-dev libjemalloc2 libbenchmark-dev libcmocka-dev
       libtcmalloc-minimal4 libmimalloc2.0 libmemkind-dev python3 valgrind gnuplot-nox binutils
       libpython3.11-testsuite sqlite3 redis-server redis-tools)
 if [[ "${1:-}" == "--lab" ]]; then

@@ -71,3 +71,68 @@ int cli_print_policy(const nh_policy_t *p) {
     printf("%s\n", buf);
     return CLI_OK;
 }
+
+int cli_parse_list(const char *text, uint64_t *bits, int max, int *bad) {
+    const char *s = text;
+    if (!*s) return 0;
+    for (;;) {
+        long lo, hi;
+        const char *start = s;
+        if (!isdigit((unsigned char)*s)) goto syntax;
+        for (lo = 0; isdigit((unsigned char)*s); s++)
+            if ((lo = lo * 10 + (*s - '0')) >= max) lo = max; /* saturate: out of range */
+        if (lo >= max) goto range;
+        hi = lo;
+        if (*s == '-') {
+            start = ++s;
+            if (!isdigit((unsigned char)*s)) goto syntax;
+            for (hi = 0; isdigit((unsigned char)*s); s++)
+                if ((hi = hi * 10 + (*s - '0')) >= max) hi = max;
+            if (hi >= max) goto range;
+            if (hi < lo) {
+                s = start;
+                goto syntax;
+            }
+        }
+        for (long i = lo; i <= hi; i++)
+            bits[i / 64] |= (uint64_t)1 << (i % 64);
+        if (!*s) return 0;
+        if (*s != ',') goto syntax;
+        s++;
+        continue;
+    range:
+        s = start;
+    syntax:
+        *bad = (int)(s - text);
+        return -1;
+    }
+}
+
+void cli_format_list(const uint64_t *bits, int max, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < max; i++) {
+        if (!CLI_BIT(bits, i)) continue;
+        int j = i;
+        while (j + 1 < max && CLI_BIT(bits, j + 1))
+            j++;
+        int n = j == i ? snprintf(buf + used, len - used, "%s%d", used ? "," : "", i)
+                       : snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", i, j);
+        if (n < 0 || (size_t)n >= len - used) return;
+        used += (size_t)n;
+        i = j;
+    }
+}
+
+int cli_cpus_online(uint64_t *out) {
+    char buf[4096];
+    FILE *f = fopen("/sys/devices/system/cpu/online", "r");
+    if (!f) return -1;
+    int ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    if (!ok) return -1;
+    buf[strcspn(buf, "\n")] = 0;
+    int bad;
+    memset(out, 0, CLI_CPU_WORDS * sizeof *out);
+    return cli_parse_list(buf, out, NH_MAX_CPUS, &bad);
+}

@@ -6,6 +6,7 @@
 
 #include "numaheap.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses of every subcommand. */
@@ -23,7 +24,7 @@ typedef struct cli_command {
     int (*run)(const struct cli_command *self, int argc, char **argv); /* argv[0]: NAME */
 } cli_command_t;
 
-extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_usage;
+extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_show, cli_usage, cli_stat;
 
 /* Prints "numaheap NAME: <message> (see 'numaheap NAME --help')" on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
@@ -47,5 +48,34 @@ void cli_policy_error(const cli_command_t *cmd, const char *what, const char *ar
                       int rc, const nh_error_t *err);
 /* The canonical compact form of p on stdout; returns CLI_OK. */
 int cli_print_policy(const nh_policy_t *p);
+
+/* A list in the kernel's cpuset format: decimal numbers and ranges N-M separated by commas
+ * ("0-3,5"; "" is the empty list). Sets the bits of bits[], which holds max bits; a number of
+ * max or more is out of range. Returns 0, or -1 with *bad the offset of the offending
+ * character (for a number out of range: its first digit). */
+int cli_parse_list(const char *text, uint64_t *bits, int max, int *bad);
+/* Prints the set bits of bits (max of them) as "0-3,5" into buf; "" when none. */
+void cli_format_list(const uint64_t *bits, int max, char *buf, size_t len);
+/* The online CPUs (/sys/devices/system/cpu/online) as bits of out (NH_MAX_CPUS); 0 or -1. */
+int cli_cpus_online(uint64_t *out);
+#define CLI_CPU_WORDS    (NH_MAX_CPUS / 64)
+#define CLI_BIT(bits, i) (((bits)[(i) / 64] >> ((i) % 64)) & 1)
+
+/* OCI runtime-spec config.json (oci_config.c, with json-c). */
+typedef struct cli_oci_result {
+    int has_policy; /* linux.memoryPolicy present (and then valid: policy holds it) */
+    nh_policy_t policy;
+    char error[512]; /* when reading failed: "FIELD: what was wrong", or what the file lacks */
+} cli_oci_result_t;
+/* Reads path and checks linux.memoryPolicy by the spec's rules (mode, nodes in cpuset list
+ * format, flags) and numaheap's validator. Returns 0 (valid, or no memoryPolicy), 1 when the
+ * file is not a valid config (r->error says why, naming the field), -1 when it cannot be read
+ * (r->error has the system's reason). */
+int cli_oci_read(const char *path, cli_oci_result_t *r);
+/* The OCI fields, validated as cli_oci_read does (nodes as a cpuset list first). Returns 0, or
+ * 1 with "FIELD: message" in error, where FIELD is prefix followed by mode, nodes or flags[i]. */
+int cli_oci_fields(const char *prefix, const char *mode, const char *nodes,
+                   const char *const *flags, size_t nflags, nh_policy_t *out, char *error,
+                   size_t len);
 
 #endif /* NH_CLI_H */

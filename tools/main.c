@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-static const cli_command_t *const commands[] = {&cli_topology, &cli_check, &cli_oci, &cli_run,
-                                                &cli_usage};
+static const cli_command_t *const commands[] = {&cli_topology, &cli_show, &cli_check, &cli_oci,
+                                                &cli_run,      &cli_stat, &cli_usage};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static int help(FILE *f) {
