@@ -303,13 +303,22 @@ void *engine_realloc(void *p, size_t size) {
     } else if (s->kind == SEG_HUGE) {
         old = s->huge_size;
         size_t cap = s->span_base + ((size_t)s->nsegs << SEG_SHIFT) - s->huge_obj;
-        if (size <= cap && size > LARGE_MAX) { /* grow or shrink in place */
+        if (size <= cap && size > MEDIUM_MAX) { /* grow or shrink in place */
             NHE_STORE(s->huge_size, (size + NH_PAGE - 1) & ~(NH_PAGE - 1));
             return p;
         }
     } else {
         old = nhe_page_of(s, a)->block_size;
         if (size <= old && (size >= old / 2 || old <= 64)) return p;
+        /* growing past the medium classes: a whole-segment span, which keeps growing in place
+         * up to its end instead of moving through every large class */
+        if (size > old && size > MEDIUM_MAX && size < heap_large_threshold) {
+            void *q = huge_alloc(s->region, size, 0, false);
+            if (!q) return failed();
+            memcpy(q, p, old);
+            engine_free(p);
+            return q;
+        }
     }
     /* the object keeps its node (or stays interleaved): allocate the copy there */
     void *q;

@@ -48,28 +48,34 @@ enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_LARGE = 3, SEG_HUGE = 4, SEG_ZERO = 5 
 
 struct heap;
 
+/* Two cache lines: the first is what any thread's free reads (written only when the page is
+ * set up, carved or trimmed), the second what the owner writes on every allocation and free, so
+ * another thread's frees do not pull the owner's hot line away. */
 typedef struct page {
-    block_t *free;       /* owner: blocks to hand out */
-    block_t *local_free; /* owner: blocks freed by the owner */
-    uintptr_t key;       /* free-list encoding and double-free mark, random per page */
-    uintptr_t start;     /* address of block 0 */
-    uintptr_t span;      /* reserved * block_size: links must point inside [start, start+span) */
-    uint32_t used;       /* blocks handed out and not yet seen back by the owner */
-    uint32_t capacity;   /* blocks carved so far */
+    uintptr_t key;     /* free-list encoding and double-free mark, random per page */
+    uintptr_t start;   /* address of block 0 */
+    uintptr_t span;    /* reserved * block_size: links must point inside [start, start+span) */
+    uint32_t capacity; /* blocks carved so far */
     uint32_t block_size;
     uint32_t inv;      /* ceil(2^32 / block_size): block index of an offset without a division */
     uint32_t reserved; /* blocks the page can hold */
     uint8_t bin;
     uint8_t in_use;
+    uint8_t pad8[6];
+    uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
+    /* ---- second line: the owner's ---- */
+    block_t *free;       /* owner: blocks to hand out */
+    block_t *local_free; /* owner: blocks freed by the owner */
+    uint32_t used;       /* blocks handed out and not yet seen back by the owner */
     uint8_t in_full;
     uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
     uint8_t sweep_mark; /* found empty by the last sweep */
+    uint8_t pad8b;
+    uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
+    uint32_t pad32;
     _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
     struct page *next, *prev;      /* in the heap's bin queue or full list */
-    uint64_t purged[2];            /* 4 KiB pages given back by trim: their blocks are unlisted */
-    uint32_t sweep_used;           /* used at the last sweep: unchanged means idle */
-    uint32_t pad32;
-    uint64_t pad; /* 128 bytes: the page of an address is two shifts away */
+    uint64_t pad64;                /* 128 bytes: the page of an address is two shifts away */
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
@@ -165,7 +171,10 @@ static inline uintptr_t nhe_encode(const page_t *pg, const block_t *b) {
 /* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
 static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
     uintptr_t off = p - pg->start;
-    if (!NHE_CHECKS) return (uint32_t)((off * pg->inv) >> 32);
+    if (!NHE_CHECKS) { /* still in range: huge and zero segments must not pass */
+        uint32_t i = (uint32_t)((off * pg->inv) >> 32);
+        return i < NHE_LOAD(pg->capacity) ? i : UINT32_MAX;
+    }
     uint32_t i = (uint32_t)((off * pg->inv) >> 32);
     /* capacity: another thread's free reads it while the owner carves (relaxed, a plain load) */
     return (i < NHE_LOAD(pg->capacity) && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;

@@ -125,6 +125,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         h->foreign[b].span = region_map.size;
     }
     h->owner = t->id;
+    h->last_sweep_ms = nhe_now_ms(); /* a short-lived thread never sweeps */
     h->node = region_map.slot_node[slot];
     h->region = region_of_node(h->node);
     return h;
