@@ -232,6 +232,61 @@ static void remote_free_reused_by_home_node_only(void **s) {
     assert_int_equal(b.bad, 0);
 }
 
+/* A thread on one node leaves live and freed objects behind when it exits; a thread on another
+ * node that starts afterwards must get none of that memory: abandoned memory is adopted only by
+ * its own node. */
+struct exiting {
+    int node;
+    void **keep; /* the exiting thread's survivors, freed later by the main thread */
+    int bad;
+};
+
+static void *exit_leaving(void *arg) {
+    struct exiting *e = arg;
+    pin_to_node(e->node);
+    void *v[2048];
+    for (int i = 0; i < 2048; i++) {
+        v[i] = malloc(64 + (size_t)(i % 16) * 64);
+        touch(v[i], 64);
+    }
+    for (int i = 0; i < 2048; i++) {
+        if (i % 2)
+            free(v[i]); /* half freed: its pages are partly free when the thread exits */
+        else
+            e->keep[i / 2] = v[i];
+    }
+    return NULL;
+}
+
+static void *start_after(void *arg) {
+    struct exiting *e = arg;
+    pin_to_node(e->node);
+    for (int i = 0; i < 4096; i++) {
+        char *p = malloc(64 + (size_t)(i % 16) * 64);
+        touch(p, 64);
+        if (nh_node_of(p) != e->node || !all_on(p, 64, e->node)) e->bad++;
+        e->keep[i] = p; /* kept, so no block is simply reused from this thread's own frees */
+    }
+    return NULL;
+}
+
+static void exited_thread_memory_stays_on_its_node(void **s) {
+    int nodes[64];
+    assert_true(node_list(nodes, 1) >= 2);
+    static void *keep[1024], *keep_b[4096];
+    struct exiting a = {nodes[0], keep, 0}, b = {nodes[1], keep_b, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, exit_leaving, &a);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, start_after, &b);
+    pthread_join(t, NULL);
+    if (b.bad) fail_msg("%d of 4096 objects of a node-%d thread not on its node", b.bad, nodes[1]);
+    for (int i = 0; i < 1024; i++)
+        free(keep[i]);
+    for (int i = 0; i < 4096; i++)
+        free(keep_b[i]);
+}
+
 /* ---- CPU-less nodes ------------------------------------------------------------------------ */
 
 static void *where_routed(void *arg) {
@@ -440,6 +495,7 @@ int main(void) {
         cmocka_unit_test(malloc_follows_pinned_threads),
         cmocka_unit_test(moved_thread_is_rerouted),
         cmocka_unit_test(remote_free_reused_by_home_node_only),
+        cmocka_unit_test(exited_thread_memory_stays_on_its_node),
         cmocka_unit_test(cpuless_node_usable_but_never_home),
         cmocka_unit_test(migrate_then_repair_moves_pages_home),
         cmocka_unit_test(large_objects_interleaved),

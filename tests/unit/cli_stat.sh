@@ -6,12 +6,20 @@
 set -uo pipefail
 nh=$1 fake=$2
 fail() { echo "cli_stat: $*" >&2; exit 1; }
-coproc FAKE { exec "$fake"; }
-read -r -u "${FAKE[0]}" line || fail "fake heap did not start"
+# The helper prints one line (ready or unsupported) and, when ready, waits to be killed. Its
+# output goes to a file rather than a coprocess: a helper that exits at once would take the
+# coprocess's descriptors with it before they could be read.
+said=$(mktemp)
+"$fake" >"$said" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -f "$said"' EXIT
+line=
+for _ in $(seq 100); do
+    IFS= read -r line <"$said" && [[ -n $line ]] && break
+    sleep 0.05
+done
 [[ $line == unsupported ]] && { echo "cli_stat: kernel cannot name mappings: skipped"; exit 77; }
 [[ $line == ready ]] || fail "fake heap said '$line'"
-pid=$FAKE_PID
-trap 'kill $pid 2>/dev/null' EXIT
 page=$(getconf PAGESIZE)
 
 out=$("$nh" stat "$pid") || fail "stat $pid failed"
