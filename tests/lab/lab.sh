@@ -137,7 +137,7 @@ boot() { # boot NAME KERNEL QEMU-ARGS... ; the serial log goes to $lab/NAME.log
         timeout 300 qemu-system-x86_64 -accel tcg -cpu max -nographic -no-reboot -kernel "$kernel" \
             -initrd "$lab/initrd.gz" -append "console=ttyS0 panic=-1 quiet nhlab=$name $extra" "$@" \
             </dev/null >"$lab/$name.log" 2>&1 || true
-        grep -q "^LAB-BEGIN" <(tr -d '\r' <"$lab/$name.log") && break
+        grep -aq "LAB-BEGIN" "$lab/$name.log" && break # (after the console's escape codes)
         echo "lab: $name: the guest kernel died before userland (boot $try); see $lab/$name.log"
         cp "$lab/$name.log" "$lab/$name.boot$try.log"
     done
