@@ -183,11 +183,7 @@ void nhe_free_slow(void *p) {
     block_t *b = p;
     if (b->key == pg->key) nhe_fatal("free(): double free detected", p);
     if (NHE_LOAD(s->owner) == nhe_tls.id) { /* only a failed fast check gets here */
-        b->next = nhe_encode(pg, pg->local_free);
-        b->key = pg->key;
-        pg->local_free = b;
-        NHE_STORE(pg->used, pg->used - 1);
-        theap_free_local_slow(s, pg);
+        nhe_free_local(s, pg, b);
         return;
     }
     theap_free_foreign(s, pg, b);

@@ -10,7 +10,6 @@
 
 NH_HIDDEN void *nhe_malloc_generic(size_t size, bool zero);
 NH_HIDDEN void nhe_free_slow(void *p);
-NH_HIDDEN _Noreturn void nhe_corrupt(const page_t *pg, const void *b);
 
 static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     block_t *next = nhe_decode(pg, b->next);
@@ -21,6 +20,16 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
     return b;
+}
+
+/* The owner's free: a push onto the page's local list, no atomic instruction. */
+static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
+    b->next = nhe_encode(pg, pg->local_free);
+    b->key = pg->key;
+    pg->local_free = b;
+    uint32_t used = pg->used - 1;
+    NHE_STORE(pg->used, used);
+    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
 }
 
 static inline void *engine_malloc(size_t size) {
@@ -62,12 +71,7 @@ static inline void engine_free(void *p) {
             if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX &&
                           (!NHE_CHECKS || b->key != pg->key))) {
                 if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
-                    b->next = nhe_encode(pg, pg->local_free);
-                    b->key = pg->key;
-                    pg->local_free = b;
-                    uint32_t used = pg->used - 1;
-                    NHE_STORE(pg->used, used);
-                    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+                    nhe_free_local(seg, pg, b);
                     return;
                 }
                 /* another thread's block: the cookie proves the page record is ours */

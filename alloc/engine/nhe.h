@@ -168,6 +168,15 @@ static inline uintptr_t nhe_encode(const page_t *pg, const block_t *b) {
     return (uintptr_t)b ^ pg->key;
 }
 
+NH_HIDDEN _Noreturn void nhe_corrupt(const page_t *pg, const void *b);
+
+/* The block after b on a list of pg, checked: an overwritten link decodes outside the page. */
+static inline block_t *nhe_next_checked(const page_t *pg, const block_t *b) {
+    block_t *n = nhe_decode(pg, b->next);
+    if (n && (uintptr_t)n - pg->start >= pg->span) nhe_corrupt(pg, b);
+    return n;
+}
+
 /* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
 static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
     uintptr_t off = p - pg->start;

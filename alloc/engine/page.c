@@ -65,12 +65,6 @@ void page_extend(page_t *pg) {
     NHE_STORE(pg->capacity, pg->capacity + n);
 }
 
-static block_t *checked_next(const page_t *pg, const block_t *b) {
-    block_t *n = nhe_decode(pg, b->next);
-    if ((uintptr_t)n - pg->start >= pg->span && n) nhe_fatal("heap corruption (free list)", b);
-    return n;
-}
-
 uint32_t page_collect(page_t *pg) {
     if (!pg->free && pg->local_free) {
         pg->free = pg->local_free;
@@ -81,7 +75,7 @@ uint32_t page_collect(page_t *pg) {
     block_t *head = (block_t *)(tf & ~TF_FULL), *tail = head;
     if (!head) return 0;
     uint32_t n = 1;
-    for (block_t *next; (next = checked_next(pg, tail)); tail = next)
+    for (block_t *next; (next = nhe_next_checked(pg, tail)); tail = next)
         n++;
     tail->next = nhe_encode(pg, pg->free);
     pg->free = head;
@@ -128,7 +122,7 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     page_relist_purged(pg); /* start from every free block listed */
     __builtin_memset(freemap, 0, sizeof freemap);
     for (int l = 0; l < 2; l++)
-        for (block_t *b = l ? pg->local_free : pg->free; b; b = checked_next(pg, b)) {
+        for (block_t *b = l ? pg->local_free : pg->free; b; b = nhe_next_checked(pg, b)) {
             uint32_t i = nhe_block_index(pg, (uintptr_t)b);
             if (i == UINT32_MAX) nhe_fatal("heap corruption (free list)", b);
             freemap[i / 8] |= (uint8_t)(1u << (i % 8));

@@ -432,12 +432,6 @@ static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
     if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
-static block_t *checked_link(const page_t *pg, const block_t *b) {
-    block_t *n = nhe_decode(pg, b->next);
-    if (n && (uintptr_t)n - pg->start >= pg->span) nhe_corrupt(pg, b);
-    return n;
-}
-
 /* Sends a size class's cached foreign blocks home, one CAS per run of blocks of one page. */
 static void foreign_flush(heap_t *h, unsigned bin) {
     page_t *fp = &h->foreign[bin];
@@ -449,7 +443,7 @@ static void foreign_flush(heap_t *h, unsigned bin) {
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
     while (b) {
-        block_t *next = checked_link(fp, b);
+        block_t *next = nhe_next_checked(fp, b);
         segment_t *s = (segment_t *)((uintptr_t)b & ~SEG_MASK);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
         if (pg != run_pg) {
