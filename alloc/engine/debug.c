@@ -26,6 +26,16 @@ void nhe_page_check(const page_t *pg) {
     CHECK(pg->capacity <= pg->reserved && pg->span == (uintptr_t)pg->reserved * pg->block_size,
           "page capacity beyond its span", pg);
     CHECK(pg->used <= pg->capacity, "page uses more blocks than it carved", pg);
+    CHECK(pg->bitmap == (pg->bin > SMALL_BINS), "page kind is not its class's", pg);
+    if (pg->bitmap) {
+        CHECK(pg->capacity == pg->reserved &&
+                  !(pg->free_bits & ~((nhe_bit(pg->reserved - 1) << 1) - 2)),
+              "bitmap page bits beyond its blocks", pg);
+        CHECK(!pg->local_free && !(pg->clean_bits & ~pg->free_bits), "bitmap page lists", pg);
+        CHECK((uint32_t)__builtin_popcountll(pg->free_bits) + pg->used == pg->capacity,
+              "page blocks lost or counted twice", pg);
+        return;
+    }
     uint32_t listed = count_list(pg, pg->free) + count_list(pg, pg->local_free);
     /* remote frees not collected yet count as used; blocks trim unlisted are in neither */
     if (!(pg->purged[0] | pg->purged[1]))

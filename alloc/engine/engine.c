@@ -96,6 +96,8 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
         }
         nhe_bin_size_k[b] = (uint32_t)(size / 16);
     }
+    /* the class that ends the list pages is fixed: the inline paths test it as a constant */
+    if (nhe_bin_of(SMALL_MAX) != SMALL_BINS || nhe_bin_size(SMALL_BINS) != SMALL_MAX) return EINVAL;
     span_init(c->decay_ms);
     zero_init(nodes);
     nhe_fast_max = c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX;
@@ -180,6 +182,14 @@ void nhe_free_slow(void *p) {
     }
     if (s->kind == SEG_ZERO) return; /* malloc(0)'s pointers are never reused */
     page_t *pg = nhe_page_of(s, a);
+    if (pg->bitmap) {
+        uint32_t i = nhe_block_index(pg, a);
+        if (NHE_LOAD(s->owner) == nhe_tls.id)
+            nhe_free_bits_local(s, pg, i);
+        else
+            theap_free_bits_remote(s, pg, i);
+        return;
+    }
     block_t *b = p;
     if (b->key == pg->key) nhe_fatal("free(): double free detected", p);
     if (NHE_LOAD(s->owner) == nhe_tls.id) { /* only a failed fast check gets here */

@@ -11,17 +11,6 @@
 NH_HIDDEN void *nhe_malloc_generic(size_t size, bool zero);
 NH_HIDDEN void nhe_free_slow(void *p);
 
-static inline void *nhe_page_pop(page_t *pg, block_t *b) {
-    block_t *next = nhe_decode(pg, b->next);
-    /* an overwritten link decodes outside the page: stop before it becomes a write */
-    if (NHE_CHECKS && NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next)
-        nhe_corrupt(pg, b);
-    pg->free = next;
-    b->key = 0;
-    NHE_STORE(pg->used, pg->used + 1);
-    return b;
-}
-
 /* The owner's free: a push onto the page's local list, no atomic instruction. */
 static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
     b->next = nhe_encode(pg, pg->local_free);
@@ -34,12 +23,19 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
 
 static inline void *engine_malloc(size_t size) {
     page_t *pg;
-    if (NH_LIKELY(size <= DIRECT_MAX))
+    if (NH_LIKELY(size <= DIRECT_MAX)) {
         pg = nhe_tls.heap->direct[(size + 15) >> 4];
-    else if (size <= nhe_fast_max)
-        pg = nhe_tls.heap->cur[nhe_bin_of(size)];
-    else
+    } else if (size <= nhe_fast_max) {
+        unsigned bin = nhe_bin_of(size);
+        pg = nhe_tls.heap->cur[bin];
+        if (bin > SMALL_BINS) {
+            uint64_t bits = pg->free_bits;
+            if (NH_LIKELY(bits != 0)) return nhe_bits_pop(pg, bits);
+            return nhe_malloc_generic(size, false);
+        }
+    } else {
         return nhe_malloc_generic(size, false);
+    }
     block_t *b = pg->free;
     if (NH_LIKELY(b != NULL)) return nhe_page_pop(pg, b);
     return nhe_malloc_generic(size, false);
@@ -60,6 +56,18 @@ static inline void *engine_calloc(size_t n, size_t size) {
     return nhe_malloc_generic(total, true);
 }
 
+/* The owner's free of block i of a bitmap page: set its bit, unless it is set already. */
+static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
+    uint64_t bits = pg->free_bits, bit = nhe_bit(i);
+    if (NH_UNLIKELY(bits & bit))
+        nhe_fatal("free(): double free detected",
+                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
+    NHE_STORE(pg->free_bits, bits | bit);
+    uint32_t used = pg->used - 1;
+    NHE_STORE(pg->used, used);
+    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+}
+
 static inline void engine_free(void *p) {
     uintptr_t a = (uintptr_t)p;
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
@@ -68,16 +76,27 @@ static inline void engine_free(void *p) {
         if (NH_LIKELY(seg != p)) {
             page_t *pg = nhe_page_of(seg, a);
             block_t *b = (block_t *)p;
-            if (NH_LIKELY(nhe_block_index(pg, a) != UINT32_MAX &&
-                          (!NHE_CHECKS || b->key != pg->key))) {
+            uint32_t i = nhe_block_index(pg, a);
+            if (NH_LIKELY(i != UINT32_MAX)) {
                 if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
-                    nhe_free_local(seg, pg, b);
-                    return;
-                }
-                /* another thread's block: the cookie proves the page record is ours */
-                if (NH_LIKELY(seg->cookie == ((uintptr_t)seg ^ nhe_secret))) {
-                    theap_free_foreign(seg, pg, b);
-                    return;
+                    if (pg->bitmap) {
+                        nhe_free_bits_local(seg, pg, i);
+                        return;
+                    }
+                    if (NH_LIKELY(!NHE_CHECKS || b->key != pg->key)) {
+                        nhe_free_local(seg, pg, b);
+                        return;
+                    }
+                } else if (NH_LIKELY(seg->cookie == ((uintptr_t)seg ^ nhe_secret))) {
+                    /* another thread's block: the cookie proves the page record is ours */
+                    if (pg->bitmap) {
+                        theap_free_bits_remote(seg, pg, i);
+                        return;
+                    }
+                    if (NH_LIKELY(!NHE_CHECKS || b->key != pg->key)) {
+                        theap_free_foreign(seg, pg, b);
+                        return;
+                    }
                 }
             }
         }

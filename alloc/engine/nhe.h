@@ -34,6 +34,7 @@
 #define DIRECT_MAX        1024u /* sizes served by the direct page table */
 #define NDIRECT           (DIRECT_MAX / 16 + 1)
 #define NBINS             61 /* size classes 1..60; 0 unused */
+#define SMALL_BINS        32 /* classes 1..32 are small (list pages), the rest bitmap pages */
 #define MAX_PAGES         64
 #define TF_FULL           ((uintptr_t)1) /* thread_free flag: page is in the full list */
 #define THREAD_ID_NONE    ((uintptr_t)1) /* id of a thread with no heap yet: owns nothing */
@@ -61,11 +62,15 @@ typedef struct page {
     uint32_t reserved; /* blocks the page can hold */
     uint8_t bin;
     uint8_t in_use;
-    uint8_t pad8[6];
+    uint8_t bitmap; /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
+    uint8_t pad8[5];
     uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
     /* ---- second line: the owner's ---- */
-    block_t *free;       /* owner: blocks to hand out */
-    block_t *local_free; /* owner: blocks freed by the owner */
+    union {
+        block_t *free;      /* owner: blocks to hand out */
+        uint64_t free_bits; /* bitmap page: bit i+1 set while block i is free */
+    };
+    block_t *local_free; /* owner: blocks freed by the owner (lists only) */
     uint32_t used;       /* blocks handed out and not yet seen back by the owner */
     uint8_t in_full;
     uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
@@ -73,9 +78,11 @@ typedef struct page {
     uint8_t pad8b;
     uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
     uint32_t pad32;
-    _Atomic uintptr_t thread_free; /* frees by other threads, TF_FULL in the low bit */
-    struct page *next, *prev;      /* in the heap's bin queue or full list */
-    uint64_t pad64;                /* 128 bytes: the page of an address is two shifts away */
+    /* frees by other threads, TF_FULL in the low bit: a stack of blocks, or on a bitmap page
+     * the blocks' bits */
+    _Atomic uintptr_t thread_free;
+    struct page *next, *prev; /* in the heap's bin queue or full list */
+    uint64_t clean_bits;      /* bitmap page: free blocks whose memory trim gave back */
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
@@ -177,6 +184,22 @@ static inline block_t *nhe_next_checked(const page_t *pg, const block_t *b) {
     return n;
 }
 
+/* Bitmap pages. Blocks above SMALL_MAX are few per page (at most 51), so the page tracks its
+ * free blocks as bits, out of the blocks' memory: allocation and free touch no block, which is
+ * what a workload of many big objects is bound by (every touch of a cold block is a miss), and
+ * no overflow can reach the free set. Bit 0 is TF_FULL's, so block i is bit i + 1. */
+static inline uint64_t nhe_bit(uint32_t i) {
+    return (uint64_t)2 << i;
+}
+static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
+    unsigned i = (unsigned)__builtin_ctzll(bits) - 1;
+    bits &= bits - 1;
+    NHE_STORE(pg->free_bits, bits); /* another thread's free reads it for its double-free test */
+    pg->clean_bits &= bits;
+    NHE_STORE(pg->used, pg->used + 1);
+    return (void *)(pg->start + (uintptr_t)i * pg->block_size);
+}
+
 /* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
 static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
     uintptr_t off = p - pg->start;
@@ -215,6 +238,21 @@ NH_HIDDEN void span_unlock_all(void);
 /* ---- page.c: pages, free lists, collection ---------------------------------------------- */
 NH_HIDDEN void page_init(segment_t *seg, page_t *pg, unsigned bin);
 NH_HIDDEN void page_extend(page_t *pg);
+static inline void *nhe_page_pop(page_t *pg, block_t *b) {
+    block_t *next = nhe_decode(pg, b->next);
+    /* an overwritten link decodes outside the page: stop before it becomes a write */
+    if (NHE_CHECKS && NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next)
+        nhe_corrupt(pg, b);
+    pg->free = next;
+    b->key = 0;
+    NHE_STORE(pg->used, pg->used + 1);
+    return b;
+}
+
+/* A block of a page with free blocks, list or bitmap. */
+static inline void *page_pop(page_t *pg) {
+    return pg->bitmap ? nhe_bits_pop(pg, pg->free_bits) : nhe_page_pop(pg, pg->free);
+}
 /* Gathers the local and remote frees into the free list; returns blocks collected. */
 NH_HIDDEN uint32_t page_collect(page_t *pg);
 NH_HIDDEN bool page_try_full(page_t *pg); /* sets TF_FULL unless remote frees are waiting */
@@ -232,6 +270,8 @@ NH_HIDDEN void theap_free_local_slow(segment_t *seg, page_t *pg);
 NH_HIDDEN void theap_free_remote(segment_t *seg, page_t *pg, block_t *b);
 /* A free by a thread that does not own the block: cached if the block is of its node. */
 NH_HIDDEN void theap_free_foreign(segment_t *seg, page_t *pg, block_t *b);
+/* A free of block i of a bitmap page by a thread that does not own it: one atomic OR. */
+NH_HIDDEN void theap_free_bits_remote(segment_t *seg, page_t *pg, uint32_t i);
 NH_HIDDEN void theap_maybe_sweep(heap_t *h);
 NH_HIDDEN void theap_thread_exit(void);
 NH_HIDDEN void theap_leave_slot(int slot); /* the thread moved off this node */

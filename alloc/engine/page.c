@@ -36,7 +36,14 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->in_full = 0;
     pg->sweep_mark = 0;
     pg->purged[0] = pg->purged[1] = 0;
+    pg->clean_bits = 0;
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
+    pg->bitmap = bin > SMALL_BINS;
+    if (pg->bitmap) { /* every block at once: a bit costs no memory */
+        if (pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
+        pg->free_bits = (nhe_bit(pg->reserved - 1) << 1) - 2;
+        NHE_STORE(pg->capacity, pg->reserved);
+    }
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
     uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
                   (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
@@ -65,7 +72,18 @@ void page_extend(page_t *pg) {
     NHE_STORE(pg->capacity, pg->capacity + n);
 }
 
+static uint32_t bits_collect(page_t *pg) {
+    if (!(__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) & ~TF_FULL)) return 0;
+    uint64_t tf = __atomic_exchange_n(&pg->thread_free, 0, __ATOMIC_ACQUIRE) & ~TF_FULL;
+    uint32_t n = (uint32_t)__builtin_popcountll(tf);
+    if ((tf & pg->free_bits) || n > pg->used) nhe_fatal("free(): double free detected", pg);
+    NHE_STORE(pg->free_bits, pg->free_bits | tf);
+    NHE_STORE(pg->used, pg->used - n);
+    return n;
+}
+
 uint32_t page_collect(page_t *pg) {
+    if (pg->bitmap) return bits_collect(pg);
     if (!pg->free && pg->local_free) {
         pg->free = pg->local_free;
         pg->local_free = NULL;
@@ -113,7 +131,31 @@ void page_relist_purged(page_t *pg) {
     pg->purged[0] = pg->purged[1] = 0;
 }
 
+/* A bitmap page gives back the whole 4 KiB pages inside each run of free blocks not given back
+ * yet; the blocks stay free (their bits need no memory). */
+static size_t bits_trim(page_t *pg) {
+    bits_collect(pg);
+    uint64_t dirty = pg->free_bits & ~pg->clean_bits;
+    size_t given = 0;
+    segment_t *seg = (segment_t *)(pg->start & ~SEG_MASK);
+    while (dirty) {
+        unsigned lo = (unsigned)__builtin_ctzll(dirty);
+        uint64_t run = dirty >> lo, len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - lo;
+        uint64_t mask = (len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << len) - 1)) << lo;
+        dirty &= ~mask;
+        uintptr_t from = pg->start + (uintptr_t)(lo - 1) * pg->block_size;
+        uintptr_t to = from + (uintptr_t)len * pg->block_size;
+        from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
+        to &= ~(uintptr_t)(OS_PAGE - 1);
+        if (to > from && region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
+        if (to > from) given += to - from;
+        pg->clean_bits |= mask;
+    }
+    return given;
+}
+
 size_t page_trim(segment_t *seg, page_t *pg) {
+    if (pg->bitmap) return bits_trim(pg);
     enum { MAXB = (1u << MEDIUM_PAGE_SHIFT) / 16 / 8 };
     uint8_t freemap[MAXB > 512 ? 512 : MAXB];
     /* the purged map covers pages up to 512 KiB: blocks of the large pages are not trimmed */

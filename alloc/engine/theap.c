@@ -504,7 +504,7 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
                     pq_push_front(q, pg);
                 }
                 set_direct(h, bin);
-                return nhe_page_pop(pg, pg->free);
+                return page_pop(pg);
             }
             page_t *next = pg->next;
             if (!pg->tried) { /* exhausted once: to the back, its blocks may come home soon */
@@ -530,7 +530,7 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
     pq_push_front(q, pg);
     page_extend(pg);
     set_direct(h, bin);
-    return nhe_page_pop(pg, pg->free);
+    return page_pop(pg);
 }
 
 void *theap_alloc(heap_t *h, size_t size, bool zero) {
@@ -584,6 +584,20 @@ void theap_maybe_sweep(heap_t *h) {
                 pg->sweep_mark = 1;
             }
         }
+}
+
+void theap_free_bits_remote(segment_t *s, page_t *pg, uint32_t i) {
+    uint64_t bit = nhe_bit(i);
+    /* already free in the owner's set: a double free, as far as this thread can see */
+    if (NHE_LOAD(pg->free_bits) & bit)
+        nhe_fatal("free(): double free detected",
+                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
+    heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE); /* before: see push_run */
+    uintptr_t old = __atomic_fetch_or(&pg->thread_free, bit, __ATOMIC_ACQ_REL);
+    if (old & bit)
+        nhe_fatal("free(): double free detected",
+                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
+    if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
 void theap_free_remote(segment_t *s, page_t *pg, block_t *b) {
