@@ -29,10 +29,13 @@ void nhe_page_check(const page_t *pg) {
     CHECK(pg->bitmap == (pg->bin > SMALL_BINS), "page kind is not its class's", pg);
     if (pg->bitmap) {
         CHECK(pg->capacity == pg->reserved &&
-                  !(pg->free_bits & ~((nhe_bit(pg->reserved - 1) << 1) - 2)),
+                  !((pg->free_bits | pg->local_bits) & ~((nhe_bit(pg->reserved - 1) << 1) - 2)),
               "bitmap page bits beyond its blocks", pg);
-        CHECK(!pg->local_free && !(pg->clean_bits & ~pg->free_bits), "bitmap page lists", pg);
-        CHECK((uint32_t)__builtin_popcountll(pg->free_bits) + pg->used == pg->capacity,
+        CHECK(!(pg->free_bits & pg->local_bits) &&
+                  !(pg->clean_bits & ~(pg->free_bits | pg->local_bits)),
+              "bitmap page sets", pg);
+        CHECK((uint32_t)__builtin_popcountll(pg->free_bits | pg->local_bits) + pg->used ==
+                  pg->capacity,
               "page blocks lost or counted twice", pg);
         return;
     }

@@ -58,11 +58,16 @@ static inline void *engine_calloc(size_t n, size_t size) {
 
 /* The owner's free of block i of a bitmap page: set its bit, unless it is set already. */
 static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
-    uint64_t bits = pg->free_bits, bit = nhe_bit(i);
-    if (NH_UNLIKELY(bits & bit))
+    uint64_t bits = pg->local_bits, bit = nhe_bit(i);
+    if (NH_UNLIKELY((bits | pg->free_bits) & bit))
         nhe_fatal("free(): double free detected",
                   (void *)(pg->start + (uintptr_t)i * pg->block_size));
-    NHE_STORE(pg->free_bits, bits | bit);
+    NHE_STORE(pg->local_bits, bits | bit);
+    if (NH_UNLIKELY(pg->block_size > MEDIUM_MAX) && NHE_CHECKS) {
+        uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
+        *(uintptr_t *)blk = nhe_canary(pg, blk);
+        pg->canary_bits |= bit;
+    }
     uint32_t used = pg->used - 1;
     NHE_STORE(pg->used, used);
     if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);

@@ -64,14 +64,23 @@ typedef struct page {
     uint8_t in_use;
     uint8_t bitmap; /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
     uint8_t pad8[5];
-    uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
+    union {
+        uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
+        /* bitmap page of large blocks: free blocks whose first word holds their canary */
+        uint64_t canary_bits;
+    };
     /* ---- second line: the owner's ---- */
     union {
         block_t *free;      /* owner: blocks to hand out */
         uint64_t free_bits; /* bitmap page: bit i+1 set while block i is free */
     };
-    block_t *local_free; /* owner: blocks freed by the owner (lists only) */
-    uint32_t used;       /* blocks handed out and not yet seen back by the owner */
+    union {
+        block_t *local_free; /* owner: blocks freed by the owner */
+        /* bitmap page: the owner's frees, handed out only once free_bits runs dry, so a freed
+         * block is not the very next one allocated */
+        uint64_t local_bits;
+    };
+    uint32_t used; /* blocks handed out and not yet seen back by the owner */
     uint8_t in_full;
     uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
     uint8_t sweep_mark; /* found empty by the last sweep */
@@ -191,13 +200,24 @@ static inline block_t *nhe_next_checked(const page_t *pg, const block_t *b) {
 static inline uint64_t nhe_bit(uint32_t i) {
     return (uint64_t)2 << i;
 }
+/* A free block of the large classes (above MEDIUM_MAX) carries a canary in its first word, so
+ * a write after free is caught when the block is handed out again; one word of a block of
+ * 160 KiB or more costs nothing next to what its user touches. */
+static inline uintptr_t nhe_canary(const page_t *pg, uintptr_t blk) {
+    return pg->key ^ blk;
+}
+NH_HIDDEN void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit);
+
 static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     unsigned i = (unsigned)__builtin_ctzll(bits) - 1;
+    uint64_t bit = bits & -bits;
     bits &= bits - 1;
     NHE_STORE(pg->free_bits, bits); /* another thread's free reads it for its double-free test */
     pg->clean_bits &= bits;
     NHE_STORE(pg->used, pg->used + 1);
-    return (void *)(pg->start + (uintptr_t)i * pg->block_size);
+    uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
+    if (NH_UNLIKELY(pg->block_size > MEDIUM_MAX) && NHE_CHECKS) nhe_canary_check(pg, blk, bit);
+    return (void *)blk;
 }
 
 /* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */

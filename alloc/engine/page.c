@@ -73,13 +73,26 @@ void page_extend(page_t *pg) {
 }
 
 static uint32_t bits_collect(page_t *pg) {
+    if (!pg->free_bits && pg->local_bits) {
+        NHE_STORE(pg->free_bits, pg->local_bits);
+        NHE_STORE(pg->local_bits, 0);
+    }
     if (!(__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) & ~TF_FULL)) return 0;
     uint64_t tf = __atomic_exchange_n(&pg->thread_free, 0, __ATOMIC_ACQUIRE) & ~TF_FULL;
     uint32_t n = (uint32_t)__builtin_popcountll(tf);
-    if ((tf & pg->free_bits) || n > pg->used) nhe_fatal("free(): double free detected", pg);
+    if ((tf & (pg->free_bits | pg->local_bits)) || n > pg->used)
+        nhe_fatal("free(): double free detected", pg);
     NHE_STORE(pg->free_bits, pg->free_bits | tf);
     NHE_STORE(pg->used, pg->used - n);
+    if (pg->block_size > MEDIUM_MAX) pg->canary_bits |= tf; /* remote frees wrote theirs */
     return n;
+}
+
+void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit) {
+    if (!(pg->canary_bits & bit)) return; /* never freed, or given back by trim */
+    pg->canary_bits &= ~bit;
+    if (*(uintptr_t *)blk != nhe_canary(pg, blk))
+        nhe_fatal("heap corruption: a freed block was written after free", (void *)blk);
 }
 
 uint32_t page_collect(page_t *pg) {
@@ -135,6 +148,8 @@ void page_relist_purged(page_t *pg) {
  * yet; the blocks stay free (their bits need no memory). */
 static size_t bits_trim(page_t *pg) {
     bits_collect(pg);
+    NHE_STORE(pg->free_bits, pg->free_bits | pg->local_bits);
+    NHE_STORE(pg->local_bits, 0);
     uint64_t dirty = pg->free_bits & ~pg->clean_bits;
     size_t given = 0;
     segment_t *seg = (segment_t *)(pg->start & ~SEG_MASK);
@@ -150,6 +165,7 @@ static size_t bits_trim(page_t *pg) {
         if (to > from && region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
         if (to > from) given += to - from;
         pg->clean_bits |= mask;
+        if (to > from) pg->canary_bits &= ~mask; /* the first word may be zero now */
     }
     return given;
 }

@@ -589,10 +589,14 @@ void theap_maybe_sweep(heap_t *h) {
 void theap_free_bits_remote(segment_t *s, page_t *pg, uint32_t i) {
     uint64_t bit = nhe_bit(i);
     /* already free in the owner's set: a double free, as far as this thread can see */
-    if (NHE_LOAD(pg->free_bits) & bit)
+    if ((NHE_LOAD(pg->free_bits) | NHE_LOAD(pg->local_bits)) & bit)
         nhe_fatal("free(): double free detected",
                   (void *)(pg->start + (uintptr_t)i * pg->block_size));
     heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE); /* before: see push_run */
+    if (pg->block_size > MEDIUM_MAX && NHE_CHECKS) {         /* its bit is set when collected */
+        uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
+        *(uintptr_t *)blk = nhe_canary(pg, blk);
+    }
     uintptr_t old = __atomic_fetch_or(&pg->thread_free, bit, __ATOMIC_ACQ_REL);
     if (old & bit)
         nhe_fatal("free(): double free detected",

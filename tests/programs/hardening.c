@@ -24,6 +24,24 @@ int main(int argc, char **argv) {
         pthread_t t;
         pthread_create(&t, NULL, free_it, p);
         pthread_join(t, NULL);
+    } else if (!strcmp(m, "double-free-bitmap")) { /* a class above 8 KiB: a bitmap page */
+        char *volatile b = malloc(20000);
+        free(b);
+        free(b);
+    } else if (!strcmp(m, "double-free-bitmap-remote")) {
+        char *volatile b = malloc(20000);
+        free(b);
+        pthread_t t;
+        pthread_create(&t, NULL, free_it, b);
+        pthread_join(t, NULL);
+    } else if (!strcmp(m, "write-after-free-large")) { /* caught when the block comes back */
+        char *volatile b = malloc(200000);
+        free(b);
+        memset(b, 'A', 64);
+        for (int i = 0; i < 1000; i++) {
+            char *volatile x = malloc(200000); /* volatile: the pair is not elided */
+            free(x);
+        }
     } else if (!strcmp(m, "double-free-huge")) {
         char *volatile h = malloc(8u << 20);
         free(h);

@@ -17,6 +17,9 @@ trap 'rm -f "$tmp"' EXIT
 "$prog" ok >/dev/null || { echo "FAIL ok: exit $?"; fail=1; }
 expect double-free 134 "double free detected"
 expect double-free-remote 134 "double free detected"
+expect double-free-bitmap 134 "double free detected"
+expect double-free-bitmap-remote 134 "double free detected"
+expect write-after-free-large 134 "written after free|invariant broken"
 expect double-free-huge 134 "invalid pointer"
 expect interior 134 "free\(\): invalid pointer"
 expect unaligned 134 "free\(\): invalid pointer"
