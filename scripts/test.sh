@@ -15,7 +15,7 @@ files=$(git ls-files '*.c' '*.h' '*.cc' 2>/dev/null || find . -name '*.[ch]' -no
 clang-format --dry-run --Werror $files
 
 echo "== release build and unit tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON -DNH_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 # -V so cmocka's own summary of each suite is shown; the full log stays in build/ctest.log.
 if ! (cd build && ctest --output-on-failure -V -j1) >build/ctest.log 2>&1; then
@@ -26,7 +26,7 @@ fi
 grep -E '^[0-9]+: \[ +(PASSED|FAILED|SKIPPED) +\]|tests passed' build/ctest.log
 
 echo "== reference engine (jemalloc): release build, allocator and whole-program tests"
-cmake -S . -B build-je -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON -DNH_ENGINE=jemalloc -DNH_BENCH=OFF >/dev/null
+cmake -S . -B build-je -DCMAKE_BUILD_TYPE=Release -DNH_WERROR=ON -DNH_TESTS=ON -DNH_ENGINE=jemalloc -DNH_BENCH=OFF >/dev/null
 cmake --build build-je -j"$jobs"
 if ! (cd build-je && ctest --output-on-failure -j1 -E 'real_world|install') >build-je/ctest.log 2>&1; then
     tail -n 80 build-je/ctest.log
