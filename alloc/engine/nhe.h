@@ -62,8 +62,9 @@ typedef struct page {
     uint32_t reserved; /* blocks the page can hold */
     uint8_t bin;
     uint8_t in_use;
-    uint8_t bitmap; /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
-    uint8_t pad8[5];
+    uint8_t bitmap;  /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
+    uint8_t foreign; /* a heap's cache of other heaps' blocks (heap_t.foreign) */
+    uint8_t pad8[4];
     union {
         uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
         /* bitmap page of large blocks: free blocks whose first word holds their canary */
@@ -258,12 +259,16 @@ NH_HIDDEN void span_unlock_all(void);
 /* ---- page.c: pages, free lists, collection ---------------------------------------------- */
 NH_HIDDEN void page_init(segment_t *seg, page_t *pg, unsigned bin);
 NH_HIDDEN void page_extend(page_t *pg);
+NH_HIDDEN void theap_foreign_drained(page_t *fp);
+
 static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     block_t *next = nhe_decode(pg, b->next);
     /* an overwritten link decodes outside the page: stop before it becomes a write */
     if (NHE_CHECKS && NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next)
         nhe_corrupt(pg, b);
     pg->free = next;
+    /* the last cached foreign block: the class's page serves the next call, not the slow path */
+    if (NH_UNLIKELY(!next) && pg->foreign) theap_foreign_drained(pg);
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
     return b;

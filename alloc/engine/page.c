@@ -39,6 +39,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->clean_bits = 0;
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
     pg->bitmap = bin > SMALL_BINS;
+    pg->foreign = 0;
     if (pg->bitmap) { /* every block at once: a bit costs no memory */
         if (pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
         pg->free_bits = (nhe_bit(pg->reserved - 1) << 1) - 2;

@@ -123,6 +123,8 @@ static heap_t *heap_new(tld_t *t, int slot) {
         h->foreign[b].key = (nhe_secret ^ ((uintptr_t)h * 0x9e3779b97f4a7c15ull)) | 1;
         h->foreign[b].start = region_map.base;
         h->foreign[b].span = region_map.size;
+        h->foreign[b].foreign = 1;
+        h->foreign[b].bin = (uint8_t)b;
     }
     h->owner = t->id;
     h->last_sweep_ms = nhe_now_ms(); /* a short-lived thread never sweeps */
@@ -457,6 +459,12 @@ static void foreign_flush(heap_t *h, unsigned bin) {
         b = next;
     }
     if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
+}
+
+void theap_foreign_drained(page_t *fp) {
+    heap_t *h = (heap_t *)((char *)(fp - fp->bin) - offsetof(heap_t, foreign));
+    h->foreign_pushes[fp->bin] = 0;
+    set_direct(h, fp->bin);
 }
 
 static void foreign_flush_all(heap_t *h) {
