@@ -12,9 +12,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define BOOT_SIZE  (256u << 10)
-#define ZERO_SLOTS ((SEG_SIZE - NH_PAGE) / 16) /* distinct malloc(0) pointers per node */
-#define BOOT_MAGIC 0x6e68626f6f74ull           /* "nhboot" */
+#define BOOT_SIZE   (256u << 10)
+#define ZERO_HEADER SMALL_HEADER                    /* the header, at its color, stays accessible */
+#define ZERO_SLOTS  ((SEG_SIZE - ZERO_HEADER) / 16) /* distinct malloc(0) pointers per node */
+#define BOOT_MAGIC  0x6e68626f6f74ull               /* "nhboot" */
 
 uintptr_t nhe_secret;
 size_t nhe_fast_max; /* 0 until init: everything takes the slow path */
@@ -61,17 +62,17 @@ static void zero_init(const nh_nodemask_t *nodes) {
         bool fresh;
         uintptr_t a = slot >= 0 && r ? span_alloc(r, 1, &fresh) : 0;
         if (!a) continue;
-        segment_t *s = (segment_t *)a;
+        segment_t *s = nhe_seg_of(a);
         memset(s, 0, offsetof(segment_t, pages));
-        s->cookie = a ^ nhe_secret;
+        s->cookie = (uintptr_t)s ^ nhe_secret;
         s->kind = SEG_ZERO;
         s->page_shift = HUGE_PAGE_SHIFT;
         s->npages = 1;
         s->nsegs = 1;
         s->node = n;
         s->region = r;
-        os_hooks.advise((void *)(a + NH_PAGE), SEG_SIZE - NH_PAGE, MADV_DONTNEED);
-        if (os_hooks.protect((void *)(a + NH_PAGE), SEG_SIZE - NH_PAGE, false) == 0)
+        os_hooks.advise((void *)(a + ZERO_HEADER), SEG_SIZE - ZERO_HEADER, MADV_DONTNEED);
+        if (os_hooks.protect((void *)(a + ZERO_HEADER), SEG_SIZE - ZERO_HEADER, false) == 0)
             zero_seg[slot] = a;
     }
 }
@@ -80,7 +81,7 @@ static void *zero_alloc(int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0 || !zero_seg[slot]) return NULL;
     uintptr_t k = __atomic_fetch_add(&zero_next, 1, __ATOMIC_RELAXED) % ZERO_SLOTS;
-    return (void *)(zero_seg[slot] + NH_PAGE + k * 16);
+    return (void *)(zero_seg[slot] + ZERO_HEADER + k * 16);
 }
 
 int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
@@ -153,14 +154,14 @@ _Noreturn void nhe_corrupt(const page_t *pg, const void *b) {
 /* The segment of one of our objects, or a fatal error naming op. p is inside the regions. */
 segment_t *nhe_segment_checked(const void *p, const char *op) {
     uintptr_t a = (uintptr_t)p;
-    segment_t *s = (a & SEG_MASK) ? (segment_t *)(a & ~SEG_MASK) : huge_aligned_header(a);
+    segment_t *s = (a & SEG_MASK) ? nhe_seg_of(a) : huge_aligned_header(a);
     if (!s || s->cookie != ((uintptr_t)s ^ nhe_secret)) nhe_fatal(op, p);
     if (s->kind == SEG_HUGE) {
         if (s->huge_obj != a) nhe_fatal(op, p);
         return s;
     }
     if (s->kind == SEG_ZERO) {
-        if (a - (uintptr_t)s < NH_PAGE || (a & 15)) nhe_fatal(op, p);
+        if ((a & SEG_MASK) < ZERO_HEADER || (a & 15)) nhe_fatal(op, p);
         return s;
     }
     page_t *pg = nhe_page_of(s, a);

@@ -76,9 +76,9 @@ static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
 static inline void engine_free(void *p) {
     uintptr_t a = (uintptr_t)p;
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
-        segment_t *seg = (segment_t *)(a & ~SEG_MASK);
+        segment_t *seg = nhe_seg_of(a);
         /* a segment-aligned address is a huge object with its header elsewhere */
-        if (NH_LIKELY(seg != p)) {
+        if (NH_LIKELY(a & SEG_MASK)) {
             page_t *pg = nhe_page_of(seg, a);
             block_t *b = (block_t *)p;
             uint32_t i = nhe_block_index(pg, a);
@@ -114,8 +114,9 @@ static inline void engine_free(void *p) {
 static inline void engine_free_sized(void *p, size_t size) {
     uintptr_t a = (uintptr_t)p;
     if (NH_LIKELY(a - region_map.base < region_map.size)) {
-        segment_t *seg = (segment_t *)(a & ~SEG_MASK);
-        if (seg != p && NH_UNLIKELY(size > nhe_page_of(seg, a)->block_size) && seg->kind < SEG_HUGE)
+        segment_t *seg = nhe_seg_of(a);
+        if ((a & SEG_MASK) && NH_UNLIKELY(size > nhe_page_of(seg, a)->block_size) &&
+            seg->kind < SEG_HUGE)
             nhe_fatal("operator delete: size larger than the object", p);
     }
     engine_free(p);

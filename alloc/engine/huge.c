@@ -21,7 +21,7 @@ void *huge_alloc(region_t *r, size_t size, size_t align, bool zero) {
     uintptr_t obj = span + SMALL_HEADER;
     if (align > SMALL_HEADER && align < SEG_SIZE) obj = span + align;
     if (align >= SEG_SIZE) obj = (span + SEG_SIZE + align - 1) & ~(uintptr_t)(align - 1);
-    segment_t *s = (segment_t *)(align >= SEG_SIZE ? obj - SEG_SIZE : span);
+    segment_t *s = nhe_seg_of(align >= SEG_SIZE ? obj - SEG_SIZE : span);
     if (!fresh) memset(s, 0, offsetof(segment_t, pages) + sizeof(page_t));
     s->cookie = (uintptr_t)s ^ nhe_secret;
     s->kind = SEG_HUGE;
@@ -46,7 +46,7 @@ void huge_free(segment_t *s) {
 
 segment_t *huge_aligned_header(uintptr_t p) {
     if (p - SEG_SIZE - region_map.base >= region_map.size) return NULL;
-    segment_t *s = (segment_t *)(p - SEG_SIZE);
+    segment_t *s = nhe_seg_of(p - SEG_SIZE);
     if (region_node_of(s) != region_node_of((void *)p)) return NULL;
     return s->cookie == ((uintptr_t)s ^ nhe_secret) && s->kind == SEG_HUGE && s->huge_obj == p
                ? s

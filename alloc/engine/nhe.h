@@ -116,7 +116,23 @@ typedef struct segment {
     page_t pages[MAX_PAGES];
 } segment_t;
 
-_Static_assert(sizeof(segment_t) <= SMALL_HEADER, "segment header must fit before page 0");
+/* A segment's header sits in its first bytes, at an offset that depends on the segment's
+ * number: headers at 4 MiB-aligned addresses would all fall into the same cache sets, so a heap
+ * of many segments would miss on its own records on every free. A function of the address, so
+ * finding the header still needs no load. */
+#define SEG_COLORS     32u
+#define SEG_COLOR_STEP 128u
+_Static_assert(sizeof(segment_t) + (SEG_COLORS - 1) * SEG_COLOR_STEP <= SMALL_HEADER,
+               "segment header must fit before page 0 at every color");
+
+static inline segment_t *nhe_seg_of(uintptr_t a) {
+    uintptr_t base = a & ~SEG_MASK;
+    return (segment_t *)(base + ((base >> SEG_SHIFT) & (SEG_COLORS - 1)) * SEG_COLOR_STEP);
+}
+/* The first byte of the segment whose header is s. */
+static inline uintptr_t nhe_seg_base(const segment_t *s) {
+    return (uintptr_t)s & ~SEG_MASK;
+}
 
 typedef struct page_queue {
     page_t *first, *last;
@@ -234,7 +250,7 @@ static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
 }
 
 static inline page_t *nhe_page_of(segment_t *seg, uintptr_t p) {
-    return (page_t *)((char *)seg->pages + (((p - (uintptr_t)seg) >> seg->page_shift) << 7));
+    return (page_t *)((char *)seg->pages + (((p & SEG_MASK) >> seg->page_shift) << 7));
 }
 
 /* ---- span.c: segments of a region, the span cache, decay -------------------------------- */

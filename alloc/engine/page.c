@@ -20,9 +20,10 @@ _Noreturn void nhe_fatal(const char *what, const void *p) {
 void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     static _Atomic uintptr_t serial;
     size_t idx = (size_t)(pg - seg->pages);
-    uintptr_t base = (uintptr_t)seg + (idx << seg->page_shift);
+    uintptr_t base = nhe_seg_base(seg) + (idx << seg->page_shift);
     uintptr_t end = base + ((uintptr_t)1 << seg->page_shift);
-    if (idx == 0) base = (uintptr_t)seg + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
+    if (idx == 0)
+        base = nhe_seg_base(seg) + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
     pg->free = pg->local_free = NULL;
     pg->start = base;
@@ -153,7 +154,7 @@ static size_t bits_trim(page_t *pg) {
     NHE_STORE(pg->local_bits, 0);
     uint64_t dirty = pg->free_bits & ~pg->clean_bits;
     size_t given = 0;
-    segment_t *seg = (segment_t *)(pg->start & ~SEG_MASK);
+    segment_t *seg = nhe_seg_of(pg->start);
     while (dirty) {
         unsigned lo = (unsigned)__builtin_ctzll(dirty);
         uint64_t run = dirty >> lo, len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - lo;
@@ -187,7 +188,7 @@ size_t page_trim(segment_t *seg, page_t *pg) {
             freemap[i / 8] |= (uint8_t)(1u << (i % 8));
         }
     size_t idx = (size_t)(pg - seg->pages);
-    uintptr_t page_base = (uintptr_t)seg + (idx << seg->page_shift);
+    uintptr_t page_base = nhe_seg_base(seg) + (idx << seg->page_shift);
     uintptr_t page_end = page_base + ((uintptr_t)1 << seg->page_shift);
     uintptr_t carved_end = pg->start + (uintptr_t)pg->capacity * pg->block_size;
     size_t given = 0;

@@ -211,16 +211,16 @@ static void segment_release(segment_t *s) {
     span_unregister(s);
     __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
     s->cookie = 0;
-    span_free(s->region, (uintptr_t)s, 1);
+    span_free(s->region, nhe_seg_base(s), 1);
 }
 
 static segment_t *segment_new(heap_t *h, uint32_t kind) {
     bool zero;
     uintptr_t a = span_alloc(h->region, 1, &zero);
     if (!a) return NULL;
-    segment_t *s = (segment_t *)a;
+    segment_t *s = nhe_seg_of(a);
     if (!zero) memset(s, 0, sizeof *s);
-    s->cookie = a ^ nhe_secret;
+    s->cookie = (uintptr_t)s ^ nhe_secret;
     s->kind = kind;
     s->page_shift = kind == SEG_SMALL    ? SMALL_PAGE_SHIFT
                     : kind == SEG_MEDIUM ? MEDIUM_PAGE_SHIFT
@@ -446,7 +446,7 @@ static void foreign_flush(heap_t *h, unsigned bin) {
     block_t *run_head = NULL, *run_tail = NULL;
     while (b) {
         block_t *next = nhe_next_checked(fp, b);
-        segment_t *s = (segment_t *)((uintptr_t)b & ~SEG_MASK);
+        segment_t *s = nhe_seg_of((uintptr_t)b);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
         if (pg != run_pg) {
             if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
@@ -583,11 +583,11 @@ void theap_maybe_sweep(heap_t *h) {
                 /* a mostly free page left alone since the last sweep gives its free 4 KiB
                  * pages back, as malloc_trim would */
                 if (pg->used == pg->sweep_used && pg->used < pg->capacity / 2)
-                    page_trim((segment_t *)((uintptr_t)pg & ~SEG_MASK), pg);
+                    page_trim(nhe_seg_of(pg->start), pg);
                 pg->sweep_used = pg->used;
                 pg->sweep_mark = 0;
             } else if (pg->sweep_mark) {
-                page_release(h, (segment_t *)((uintptr_t)pg & ~SEG_MASK), pg);
+                page_release(h, nhe_seg_of(pg->start), pg);
             } else {
                 pg->sweep_mark = 1;
             }
