@@ -18,7 +18,7 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
     pg->local_free = b;
     uint32_t used = pg->used - 1;
     NHE_STORE(pg->used, used);
-    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
 }
 
 static inline void *engine_malloc(size_t size) {
@@ -70,7 +70,7 @@ static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
     }
     uint32_t used = pg->used - 1;
     NHE_STORE(pg->used, used);
-    if (NH_UNLIKELY(used == 0 || pg->in_full)) theap_free_local_slow(seg, pg);
+    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
 }
 
 static inline void engine_free(void *p) {

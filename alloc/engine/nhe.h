@@ -83,9 +83,9 @@ typedef struct page {
     };
     uint32_t used; /* blocks handed out and not yet seen back by the owner */
     uint8_t in_full;
-    uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
-    uint8_t sweep_mark; /* found empty by the last sweep */
-    uint8_t pad8b;
+    uint8_t tried;       /* found exhausted once: the next time it goes to the full list */
+    uint8_t sweep_mark;  /* found empty by the last sweep */
+    uint8_t is_cur;      /* the heap's current page of its class: emptying it needs no requeue */
     uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
     uint32_t pad32;
     /* frees by other threads, TF_FULL in the low bit: a stack of blocks, or on a bitmap page

@@ -35,6 +35,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     NHE_STORE(pg->used, 0);
     pg->bin = (uint8_t)bin;
     pg->in_full = 0;
+    pg->is_cur = 0;
     pg->sweep_mark = 0;
     pg->purged[0] = pg->purged[1] = 0;
     pg->clean_bits = 0;

@@ -183,6 +183,11 @@ static void set_direct(heap_t *h, unsigned bin) {
     page_t *pg = h->foreign[bin].free ? &h->foreign[bin]
                  : h->bins[bin].first ? h->bins[bin].first
                                       : &nhe_empty_page;
+    page_t *old = h->cur[bin];
+    if (old != pg) { /* the flag lives in real pages only: the empty page is shared */
+        if (old != &nhe_empty_page && !old->foreign) old->is_cur = 0;
+        if (pg != &nhe_empty_page && !pg->foreign) pg->is_cur = 1;
+    }
     h->cur[bin] = pg;
     for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
         h->direct[i] = pg;
@@ -295,6 +300,7 @@ static void adopt(heap_t *h, segment_t *s) {
         page_t *pg = &s->pages[i];
         if (!pg->in_use) continue;
         pg->in_full = 0;
+        pg->is_cur = 0; /* of the heap that left it */
         page_clear_full(pg);
         page_collect(pg);
         if (pg->used == 0) {
