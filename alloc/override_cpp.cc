@@ -2,6 +2,13 @@
 // the malloc family. new loops on the new-handler and throws std::bad_alloc, as the standard
 // requires; sized deletes let the engine check the size, other forms ignore what numaheap can
 // find itself.
+//
+// The library does not link the C++ runtime: loaded into a C program (LD_PRELOAD, -lnumaheap)
+// it would add libstdc++, libm and libgcc_s, about 1 MiB resident, to every process. What new
+// needs of the runtime (the new-handler, throwing std::bad_alloc) is reached through weak
+// references, which resolve to the program's libstdc++ whenever the program is C++ (the only
+// kind that calls operator new). Built with -fno-exceptions: nothing here catches, so a
+// nothrow new whose new-handler throws lets that exception through instead of returning null.
 #include <cerrno>
 #include <cstdlib>
 #include <new>
@@ -11,21 +18,48 @@
 /* override.c: free with the size the program says the object has (the engine may check it). */
 extern "C" __attribute__((visibility("hidden"))) void override_free_sized(void *p, std::size_t n);
 
+/* The C++ runtime's pieces, by their mangled names, weak: null where no libstdc++ is loaded. */
+extern "C" {
+std::new_handler nh_cxx_get_new_handler() __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
+void *__cxa_allocate_exception(std::size_t) throw() __attribute__((weak));
+void __cxa_throw(void *, void *, void (*)(void *)) __attribute__((weak, noreturn));
+extern char nh_cxx_bad_alloc_type[] __asm__("_ZTISt9bad_alloc") __attribute__((weak));
+extern char nh_cxx_bad_alloc_vtable[] __asm__("_ZTVSt9bad_alloc") __attribute__((weak));
+void nh_cxx_bad_alloc_dtor(void *) __asm__("_ZNSt9bad_allocD1Ev") __attribute__((weak));
+}
+
 namespace {
+/* throw std::bad_alloc(), by the Itanium C++ ABI: an exception object whose first word is
+ * bad_alloc's vtable pointer (two words into the vtable), thrown with bad_alloc's type. */
+[[noreturn]] void throw_bad_alloc() {
+    if (!__cxa_allocate_exception || !__cxa_throw || !nh_cxx_bad_alloc_type ||
+        !nh_cxx_bad_alloc_vtable)
+        abort(); /* operator new called with no C++ runtime loaded */
+    void *e = __cxa_allocate_exception(sizeof(std::bad_alloc));
+    *static_cast<void **>(e) = nh_cxx_bad_alloc_vtable + 2 * sizeof(void *);
+    __cxa_throw(e, nh_cxx_bad_alloc_type, nh_cxx_bad_alloc_dtor);
+}
+
+std::new_handler new_handler() {
+    return nh_cxx_get_new_handler ? nh_cxx_get_new_handler() : nullptr;
+}
+
 void *alloc_or_throw(std::size_t n, std::size_t align) {
     for (;;) {
         void *p = align ? aligned_alloc(align, n ? n : 1) : malloc(n ? n : 1);
         if (p) return p;
-        std::new_handler h = std::get_new_handler();
-        if (!h) throw std::bad_alloc();
+        std::new_handler h = new_handler();
+        if (!h) throw_bad_alloc();
         h();
     }
 }
 void *alloc_nothrow(std::size_t n, std::size_t align) noexcept {
-    try {
-        return alloc_or_throw(n, align);
-    } catch (...) {
-        return nullptr;
+    for (;;) {
+        void *p = align ? aligned_alloc(align, n ? n : 1) : malloc(n ? n : 1);
+        if (p) return p;
+        std::new_handler h = new_handler();
+        if (!h) return nullptr;
+        h();
     }
 }
 } // namespace

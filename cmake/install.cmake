@@ -14,7 +14,11 @@ endforeach()
 # What a static link needs, found by linking (nm -u libnumaheap.a): pthread_*, dlsym, exp/log/
 # round (jemalloc), and the C++ runtime for the operators and std::bad_alloc. libgcc's unwinder
 # comes with the compiler driver.
-set(NH_STATIC_LIBS stdc++ m ${CMAKE_DL_LIBS})
+# the archive's own needs: no C++ runtime (the operators reach it weakly); jemalloc needs libm
+set(NH_STATIC_LIBS ${CMAKE_DL_LIBS})
+if(NH_ENGINE STREQUAL "jemalloc")
+  list(PREPEND NH_STATIC_LIBS m)
+endif()
 target_link_libraries(numaheap_static INTERFACE ${NH_STATIC_LIBS} Threads::Threads)
 set_target_properties(numaheap_static PROPERTIES EXPORT_NAME numaheap_static)
 add_library(numaheap::numaheap ALIAS numaheap)

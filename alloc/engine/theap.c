@@ -267,7 +267,12 @@ static void page_release(heap_t *h, segment_t *s, page_t *pg) {
     pq_remove(q, pg);
     if (was_first && !pg->in_full) set_direct(h, pg->bin);
     pg->in_full = 0;
-    slot_free(h, s, pg);
+    /* the slot's memory goes back now, not when its whole segment does: a program whose
+     * classes peak at different times would otherwise hold every class's peak */
+    size_t idx = (size_t)(pg - s->pages);
+    uintptr_t from = (pg->start + NH_PAGE - 1) & ~(NH_PAGE - 1);
+    uintptr_t to = nhe_seg_base(s) + ((idx + 1) << s->page_shift);
+    if (slot_free(h, s, pg) && to > from) region_purge(s->region, (void *)from, to - from, false);
 }
 
 static page_t *page_fresh(heap_t *h, unsigned bin) {
