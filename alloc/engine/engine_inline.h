@@ -83,23 +83,21 @@ static inline void engine_free(void *p) {
             block_t *b = (block_t *)p;
             uint32_t i = nhe_block_index(pg, a);
             if (NH_LIKELY(i != UINT32_MAX)) {
-                if (NH_LIKELY(NHE_LOAD(seg->owner) == nhe_tls.id)) {
+                /* ours, or another thread's block whose cookie proves the page record is ours */
+                bool mine = NHE_LOAD(seg->owner) == nhe_tls.id;
+                if (NH_LIKELY(mine || seg->cookie == ((uintptr_t)seg ^ nhe_secret))) {
                     if (pg->bitmap) {
-                        nhe_free_bits_local(seg, pg, i);
+                        if (mine)
+                            nhe_free_bits_local(seg, pg, i);
+                        else
+                            theap_free_bits_remote(seg, pg, i);
                         return;
                     }
                     if (NH_LIKELY(!NHE_CHECKS || b->key != pg->key)) {
-                        nhe_free_local(seg, pg, b);
-                        return;
-                    }
-                } else if (NH_LIKELY(seg->cookie == ((uintptr_t)seg ^ nhe_secret))) {
-                    /* another thread's block: the cookie proves the page record is ours */
-                    if (pg->bitmap) {
-                        theap_free_bits_remote(seg, pg, i);
-                        return;
-                    }
-                    if (NH_LIKELY(!NHE_CHECKS || b->key != pg->key)) {
-                        theap_free_foreign(seg, pg, b);
+                        if (NH_LIKELY(mine))
+                            nhe_free_local(seg, pg, b);
+                        else
+                            theap_free_foreign(seg, pg, b);
                         return;
                     }
                 }
