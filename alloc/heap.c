@@ -12,6 +12,8 @@
 int heap_state;
 config_t heap_config;
 nh_nodemask_t heap_nodes;
+nh_nodemask_t heap_policy_nodes;
+bool heap_bind;
 bool heap_check_every_call;
 size_t heap_large_threshold = SIZE_MAX;  /* nothing is large before init */
 static int16_t node_slot1[NH_MAX_NODES]; /* slot + 1, 0 = no arena on the node */
@@ -36,7 +38,11 @@ static bool init_once(void) {
         }
         node_slot1[n] = (int16_t)++slot;
     }
-    if (mask_empty(&heap_config.large_policy.nodes)) heap_config.large_policy.nodes = heap_nodes;
+    policy_effective_nodes(&heap_config.policy, &heap_nodes, &heap_policy_nodes);
+    heap_bind = heap_config.policy.mode == NH_MPOL_BIND && !mask_empty(&heap_policy_nodes);
+    /* large objects are spread over the heap's nodes, under bind over the bound ones only */
+    if (mask_empty(&heap_config.large_policy.nodes))
+        heap_config.large_policy.nodes = heap_bind ? heap_policy_nodes : heap_nodes;
     large_init(&heap_config);
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);

@@ -169,6 +169,14 @@ NH_API int nh_policy_apply_thread(const nh_policy_t *p, nh_error_t *err);
 NH_API int nh_policy_apply_range(void *addr, size_t len, const nh_policy_t *p, nh_error_t *err);
 /* Read back the calling thread's policy (get_mempolicy). */
 NH_API int nh_policy_get_thread(nh_policy_t *out);
+/* The policy that governs the page holding addr, as the kernel answers it
+ * (get_mempolicy(MPOL_F_ADDR)): the range's mbind policy, MPOL_DEFAULT where the mapping has
+ * none (the thread's policy then applies), with the flags and, for STATIC/RELATIVE, the nodes
+ * as they were given. Weights read back as zero (the kernel keeps them system-wide). For
+ * numaheap's own memory this is the node region's MPOL_PREFERRED or the large region's
+ * interleave: numaheap enforces bind itself (see the README). Returns 0, -EINVAL for a NULL
+ * out, or the kernel's errno: -EFAULT for an address no mapping holds (NULL included). */
+NH_API int nh_policy_of(const void *addr, nh_policy_t *out);
 
 /* Kernel capabilities, found by trying each on this kernel. */
 typedef struct nh_caps {

@@ -93,6 +93,12 @@ NH_HIDDEN int policy_from_oci(const char *mode, const char *nodes, const char *c
 NH_HIDDEN int policy_validate(const nh_policy_t *p, const topo_t *t, nh_error_t *err);
 NH_HIDDEN int policy_format(const nh_policy_t *p, char *buf, size_t len);
 NH_HIDDEN void policy_init(nh_policy_t *p, int mode);
+/* The nodes p means on a process allowed the nodes usable, as the kernel computes them when a
+ * policy is set: MPOL_F_RELATIVE_NODES folds p's nodes modulo the number of usable nodes and
+ * maps the n-th onto the n-th usable node; otherwise (static or not) p's nodes that are usable.
+ * Empty when none is. */
+NH_HIDDEN void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t *usable,
+                                      nh_nodemask_t *out);
 /* Sets err (when non-NULL) and returns code. */
 NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -4,6 +4,7 @@
 #
 #   tests/lab/lab.sh [T2|T4 ...]      all topologies by default
 #   NH_LAB_BUILD=build                the build tree holding the lab programs (built if missing)
+#   NH_JOBS=1                         parallel jobs of that build (default: CPUs)
 #   NH_LAB_KEEP=1                     keep the guest root tree (build/lab/root) for inspection
 #   NH_LAB_T2_APPEND="nhthp=never"    extra kernel arguments for T2 (nhthp=never|madvise sets the
 #                                     guest's transparent huge pages before the tests)
@@ -30,7 +31,8 @@ scripts/deps.sh --lab
 if [[ ! -x $build/tests/lab/lab_placement ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" -j"$(nproc)" --target numaheap lab_placement lab_probe lab_locality >/dev/null
+cmake --build "$build" -j"${NH_JOBS:-$(nproc)}" --target numaheap numaheap-cli lab_placement lab_probe \
+    lab_locality >/dev/null
 
 # ---- kernels, downloaded once into the build tree ---------------------------------------------
 fetch_kernel() { # fetch_kernel PACKAGE [apt-get download options] -> path of vmlinuz
@@ -71,12 +73,12 @@ mkdir -p "$root"/{bin,proc,sys,dev,lab,usr/lib/x86_64-linux-gnu,lib64,tmp}
 ln -s usr/lib "$root/lib"
 cp /bin/busybox "$root/bin/"
 libdir=$root/usr/lib/x86_64-linux-gnu
-cp "$build"/tests/lab/{lab_placement,lab_probe,lab_locality} "$root/lab/"
+cp "$build"/tests/lab/{lab_placement,lab_probe,lab_locality} "$build/tools/numaheap" "$root/lab/"
 cp -L "$build/libnumaheap.so.0" "$libdir/"
 preloads=(/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
     /usr/lib/x86_64-linux-gnu/libmimalloc.so.2)
 for f in "${preloads[@]}"; do cp -L "$f" "$libdir/"; done
-for f in "$build"/tests/lab/lab_* "$build/libnumaheap.so.0" "${preloads[@]}"; do
+for f in "$build"/tests/lab/lab_* "$build/tools/numaheap" "$build/libnumaheap.so.0" "${preloads[@]}"; do
     ldd "$f" | awk '/=> \// { print $3 } /^\t\/lib64/ { print $1 }'
 done | sort -u | while read -r lib; do
     case $lib in
@@ -103,7 +105,7 @@ cd /lab
 echo "LAB-DIAG $(./lab_probe getcpu)"
 echo "LAB-DIAG thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled) $(grep -h MemFree /sys/devices/system/node/node*/meminfo | tr -s ' ' | tr '\n' ' ')"
 [ -n "$(arg nhthp)" ] && echo "$(arg nhthp)" > /sys/kernel/mm/transparent_hugepage/enabled
-NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe ./lab_placement 2>&1
+NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe NH_LAB_CLI=/lab/numaheap ./lab_placement 2>&1
 echo "LAB-RESULT $topo placement rc=$?"
 for wl in working-set producer-consumer; do
     ./lab_locality glibc $wl

@@ -217,6 +217,35 @@ static void rule_nodes_must_be_allowed(void **s) {
     assert_int_equal(policy_parse("bind:5/relative", &t, &p, &err), 0);
 }
 
+/* What the kernel's mpol_set_nodemask computes: plain and static nodes intersected with the
+ * usable ones, relative nodes folded modulo their count and mapped onto them in order. */
+static void effective_nodes_static_relative(void **s) {
+    nh_nodemask_t usable, out, want;
+    nh_error_t err;
+    nh_policy_t p;
+    mask_zero(&usable);
+    nh_nodemask_set(&usable, 1);
+    nh_nodemask_set(&usable, 3);
+    assert_int_equal(policy_parse("bind:0-1", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out);
+    mask_zero(&want);
+    nh_nodemask_set(&want, 1);
+    assert_true(mask_equal(&out, &want));
+    assert_int_equal(policy_parse("bind:0,2/static", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out);
+    assert_true(mask_empty(&out));
+    assert_int_equal(policy_parse("bind:0/relative", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out); /* the first usable node */
+    assert_true(mask_equal(&out, &want));
+    assert_int_equal(policy_parse("interleave:1-2/relative", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out); /* 1 -> node 3, 2 folds onto 0 -> node 1 */
+    nh_nodemask_set(&want, 3);
+    assert_true(mask_equal(&out, &want));
+    mask_zero(&usable);
+    policy_effective_nodes(&p, &usable, &out);
+    assert_true(mask_empty(&out));
+}
+
 static void rule_node_beyond_maximum(void **s) {
     assert_int_equal(parse_rc("bind:8"), NH_ERR_NODE_RANGE);
     nh_policy_t p;
@@ -406,6 +435,7 @@ int main(void) {
         cmocka_unit_test(rule_modes_need_nodes),
         cmocka_unit_test(rule_nodes_must_exist),
         cmocka_unit_test(rule_nodes_must_be_allowed),
+        cmocka_unit_test(effective_nodes_static_relative),
         cmocka_unit_test(rule_node_beyond_maximum),
         cmocka_unit_test(rule_node_without_memory),
         cmocka_unit_test(rule_mode_and_flag_names_exact),
