@@ -243,6 +243,9 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
         bool large = !strcmp(st->name, "NUMAHEAP_LARGE_POLICY");
         nh_policy_t p;
         if (policy_parse(v, t, &p, err)) return err->msg;
+        /* the flag is the kernel's to act on: a kernel without it cannot honour the policy */
+        if ((p.flags & NH_MPOL_F_NUMA_BALANCING) && !kernel_caps()->numa_balancing)
+            return "MPOL_F_NUMA_BALANCING is not supported by this kernel";
         if (large && p.mode != NH_MPOL_INTERLEAVE && p.mode != NH_MPOL_WEIGHTED_INTERLEAVE)
             return "expected an interleave or weighted policy";
         if (large) {

@@ -151,7 +151,9 @@ NH_API int nh_nodemask_parse(const char *text, nh_nodemask_t *out, nh_error_t *e
 NH_API int nh_nodemask_format(const nh_nodemask_t *m, char *buf, size_t len);
 
 /* Compact form: "local", "default", "preferred:1", "bind:0,1", "interleave:all",
- * "preferred-many:0-1", "weighted:0=3,1=1", "weighted:0-1", with flags appended as
+ * "preferred-many:0-1", "weighted:0=3,1=1", "weighted:0-1", "weighted:auto" (every usable node,
+ * weighted by the kernel's auto weights where it has them, else by HMAT bandwidth, else
+ * equally; the result holds the weights, or none for the kernel's), with flags appended as
  * "/static", "/relative", "/balancing": "bind:0-1/static/balancing". */
 NH_API int nh_policy_parse(const char *text, nh_policy_t *out, nh_error_t *err);
 /* OCI runtime spec memoryPolicy: mode "MPOL_BIND", nodes "0-1", flags {"MPOL_F_STATIC_NODES"}. */

@@ -222,9 +222,16 @@ int policy_parse(const char *s, const topo_t *t, nh_policy_t *out, nh_error_t *e
         if (i == b)
             return policy_error(err, NH_ERR_SYNTAX, (int)b, "node list expected at position %d",
                                 (int)b);
-        int rc = mode == NH_MPOL_WEIGHTED_INTERLEAVE && memchr(s + b, '=', i - b)
+        int rc = 0;
+        if (mode == NH_MPOL_WEIGHTED_INTERLEAVE && token_is(s + b, i - b, "auto")) {
+            /* every usable node, weighted by the machine (weights.c) */
+            topo_usable(t, &out->nodes);
+            weights_auto(NH_SYSFS_WEIGHTED, NH_SYSFS_NODES, &out->nodes, out->weights);
+        } else {
+            rc = mode == NH_MPOL_WEIGHTED_INTERLEAVE && memchr(s + b, '=', i - b)
                      ? weights_parse(s, b, i, t, &out->nodes, out->weights, err)
                      : nodemask_parse(s, b, i, t, &out->nodes, err);
+        }
         if (rc) return rc;
     }
     while (i < n) { /* s[i] == '/' here */

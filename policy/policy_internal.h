@@ -103,6 +103,18 @@ NH_HIDDEN void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t 
 NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- weights.c: weighted:auto ----------------------------------------------------------- */
+enum { NH_WEIGHTS_KERNEL = 1, NH_WEIGHTS_HMAT, NH_WEIGHTS_EQUAL };
+#define NH_SYSFS_WEIGHTED "/sys/kernel/mm/mempolicy/weighted_interleave"
+#define NH_SYSFS_NODES    "/sys/devices/system/node"
+/* Weights for nodes (entries of weights outside nodes untouched) and where they came from:
+ * NH_WEIGHTS_KERNEL when mempolicy_dir has the kernel's auto switch (weights left 0, meaning
+ * the kernel's system-wide weights, which it derives itself), NH_WEIGHTS_HMAT from every
+ * node's bandwidth under node_root (min of read and write, scaled to 1..32 of the total,
+ * divided by their gcd), NH_WEIGHTS_EQUAL (1 each) when any node lacks a bandwidth. */
+NH_HIDDEN int weights_auto(const char *mempolicy_dir, const char *node_root,
+                           const nh_nodemask_t *nodes, uint8_t *weights);
+
 /* ---- kernel.c: the only memory-policy system calls in policy/ -------------------------- */
 /* Each returns 0 or a positive errno. nodes may be NULL for an empty mask. */
 NH_HIDDEN int kernel_mbind(void *addr, size_t len, int mode_flags, const nh_nodemask_t *nodes,

@@ -12,7 +12,7 @@
 #                                     (then: cd /lab && ./lab_placement; poweroff -f to leave)
 #
 # Topologies:
-#   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each
+#   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each, HMAT bandwidths 30 and 10 GB/s
 #   T4  kernel 6.12 (bookworm-backports), nodes 0-2 with a CPU each, node 2 small (256 MiB),
 #       node 3 memory-only (like CXL), SLIT distances set; weighted interleave weights 3:1
 #
@@ -150,9 +150,15 @@ status=0
 for t in "${topologies[@]}"; do
     case $t in
     T2)
-        BOOT_APPEND="${NH_LAB_T2_APPEND:-}" boot T2 "$(kernel_61)" -m 1024 -smp 2 \
+        # HMAT: node 0 30 GB/s, node 1 10 GB/s from their own CPUs (weighted:auto gives 3:1)
+        BOOT_APPEND="${NH_LAB_T2_APPEND:-}" boot T2 "$(kernel_61)" -machine hmat=on -m 1024 -smp 2 \
             -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
-            -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1
+            -numa node,nodeid=0,cpus=0,memdev=m0,initiator=0 \
+            -numa node,nodeid=1,cpus=1,memdev=m1,initiator=1 \
+            -numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=30G \
+            -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=5G \
+            -numa hmat-lb,initiator=1,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=15G \
+            -numa hmat-lb,initiator=1,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=10G
         ;;
     T4)
         BOOT_APPEND="nhsmall=2" boot T4 "$(kernel_612)" -m 1920 -smp 3 \

@@ -9,10 +9,13 @@
  *                                 outside numaheap's policy nodes (run under a bind policy)
  *   exhaust-policy POLICY MB      the same with nh_malloc_policy(POLICY)
  *   kpolicy                       the process's kernel policy (get_mempolicy), compact form
+ *   spread N                      N threads, one after another, each allocating once: how many
+ *                                 numaheap put on each node (routing of interleave/weighted)
  *   mmap                          where 4 MiB of the probe's own touched mmap are (the kernel
  *                                 policy's doing: numaheap does not manage it) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <numaif.h>
 #include <stdio.h>
@@ -137,6 +140,34 @@ static int cmd_mmap(void) {
     return 0;
 }
 
+static void *spread_thread(void *arg) {
+    char *volatile p = malloc(64); /* the first allocation routes the thread */
+    p[0] = 1;
+    *(int *)arg = nh_current_node();
+    free(p);
+    return NULL;
+}
+
+static int cmd_spread(int n) {
+    int count[64] = {0};
+    for (int i = 0; i < n; i++) {
+        int node = -1;
+        pthread_t t;
+        pthread_create(&t, NULL, spread_thread, &node);
+        pthread_join(t, NULL);
+        if (node >= 0 && node < 64) count[node]++;
+    }
+    nh_policy_t small;
+    char text[512];
+    nh_heap_policy(&small, NULL);
+    nh_policy_format(&small, text, sizeof text);
+    printf("spread");
+    for (int i = 0; i < 64; i++)
+        if (count[i]) printf(" node%d=%d", i, count[i]);
+    printf(" policy=%s\n", text);
+    return 0;
+}
+
 static int cmd_kpolicy(void) {
     nh_policy_t p;
     char text[512];
@@ -154,10 +185,14 @@ static int cmd_large(void) {
     nh_pages_where(p, len, where, npages);
     for (size_t i = 0; i < npages; i++)
         if (where[i] >= 0) count[where[i]]++;
+    nh_policy_t large;
+    char text[512];
+    nh_heap_policy(NULL, &large);
+    nh_policy_format(&large, text, sizeof text);
     printf("large node_of=%d", nh_node_of(p));
     for (int n = 0; n <= nh_max_node(); n++)
         if (count[n]) printf(" node%d=%d", n, count[n]);
-    printf("\n");
+    printf(" policy=%s\n", text);
     return 0;
 }
 
@@ -188,6 +223,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "large")) return cmd_large();
     if (argc >= 2 && !strcmp(argv[1], "kpolicy")) return cmd_kpolicy();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
+    if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))
         return cmd_exhaust_bind(NULL, atoi(argv[2]));
     if (argc >= 4 && !strcmp(argv[1], "exhaust-policy"))

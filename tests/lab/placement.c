@@ -597,7 +597,11 @@ static void cli_run_sets_kernel_policy(void **s) {
         char *argv[] = {(char *)cli,          "run",     "--policy", pols[i], "--",
                         (char *)probe_path(), "kpolicy", NULL};
         char *out = run_probe(argv, NULL, NULL);
-        snprintf(want, sizeof want, "kpolicy=%s\n", pols[i]);
+        nh_policy_t p;
+        char canon[128];
+        assert_int_equal(nh_policy_parse(pols[i], &p, NULL), 0);
+        nh_policy_format(&p, canon, sizeof canon); /* "0,1" reads back as "0-1" */
+        snprintf(want, sizeof want, "kpolicy=%s\n", canon);
         if (strcmp(out, want)) fail_msg("run --policy %s: %s", pols[i], out);
     }
     char node[16];
@@ -606,6 +610,77 @@ static void cli_run_sets_kernel_policy(void **s) {
     char *out = run_probe(argv, NULL, NULL);
     snprintf(want, sizeof want, "mmap pages=all-on-%d", nodes[k - 1]);
     if (!strstr(out, want)) fail_msg("run -m %s: %s", node, out);
+}
+
+/* Threads under weighted:A=3,B=1 are spread 3:1 (smooth weighted round-robin: 8 threads in a
+ * row are 6 and 2 whatever came before, since every 4 picks hold 3 and 1); interleave evenly. */
+static void weighted_threads_follow_weights(void **s) {
+    int nodes[64], k = node_list(nodes, 0);
+    char env[96], want[64];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=weighted:%d=3,%d=1", nodes[0], nodes[1]);
+    char *argv[] = {(char *)probe_path(), "spread", "8", NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    snprintf(want, sizeof want, "spread node%d=6 node%d=2 ", nodes[0], nodes[1]);
+    if (!strstr(out, want)) fail_msg("%s", out);
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=interleave:%d,%d", nodes[0], nodes[k - 1]);
+    out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    snprintf(want, sizeof want, "spread node%d=4 node%d=4 ", nodes[0], nodes[k - 1]);
+    if (!strstr(out, want)) fail_msg("%s", out);
+}
+
+/* weighted:auto resolved in a child (the policy= it prints): its weights per node, their sum. */
+static int resolved_weights(const char *out, int *w) {
+    const char *t = strstr(out, "policy=");
+    assert_non_null(t);
+    char text[512];
+    snprintf(text, sizeof text, "%.*s", (int)strcspn(t + 7, " \n"), t + 7);
+    nh_policy_t p;
+    nh_error_t err;
+    if (nh_policy_parse(text, &p, &err)) fail_msg("%s: %s", text, err.msg);
+    int sum = 0;
+    for (int n = 0; n < 64; n++) {
+        w[n] = nh_nodemask_isset(&p.nodes, n) ? (p.weights[n] ? p.weights[n] : 1) : 0;
+        sum += w[n];
+    }
+    return sum;
+}
+
+/* Count of nodeN=COUNT in out, 0 if absent. */
+static int count_of(const char *out, int node) {
+    char key[32];
+    snprintf(key, sizeof key, " node%d=", node);
+    const char *c = strstr(out, key);
+    return c ? atoi(c + strlen(key)) : 0;
+}
+
+static int has_hmat(void) {
+    return access("/sys/devices/system/node/node0/access0/initiators/read_bandwidth", R_OK) == 0;
+}
+
+/* weighted:auto: weights from the machine (HMAT bandwidth in the HMAT guest: 30 and 10 GB/s,
+ * so 3:1; equal where nothing is reported), and the large objects' pages (move_pages) and the
+ * threads follow them. */
+static void weighted_auto_follows_bandwidth(void **s) {
+    char *argv[] = {(char *)probe_path(), "large", NULL};
+    char *out = run_probe(argv, "NUMAHEAP_LARGE_POLICY=weighted:auto", NULL);
+    print_message("weighted:auto large: %s", out);
+    int w[64], sum = resolved_weights(out, w);
+    if (has_hmat() && !strstr(out, "policy=weighted:0=3,1=1")) fail_msg("HMAT 3:1: %s", out);
+    for (int n = 0; n < 64; n++) {
+        int want = 16384 * w[n] / sum, got = count_of(out, n);
+        if (got < want - 512 || got > want + 512)
+            fail_msg("node %d: %d pages, want %d (%s)", n, got, want, out);
+    }
+    char *targv[] = {(char *)probe_path(), "spread", "8", NULL};
+    out = run_probe(targv, "NUMAHEAP_POLICY=weighted:auto", NULL);
+    print_message("weighted:auto threads: %s", out);
+    sum = resolved_weights(out, w);
+    if (8 % sum) return; /* 8 threads cannot show these weights exactly */
+    for (int n = 0; n < 64; n++)
+        if (count_of(out, n) != 8 * w[n] / sum)
+            fail_msg("node %d: %d threads, want %d (%s)", n, count_of(out, n), 8 * w[n] / sum, out);
 }
 
 static void realloc_keeps_node(void **s) {
@@ -656,6 +731,8 @@ int main(void) {
         cmocka_unit_test(bind_two_nodes_spills_within_set),
         cmocka_unit_test(policy_of_every_mode),
         cmocka_unit_test(cli_run_sets_kernel_policy),
+        cmocka_unit_test(weighted_threads_follow_weights),
+        cmocka_unit_test(weighted_auto_follows_bandwidth),
         cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),
     };

@@ -178,6 +178,21 @@ static void large_policy_outside_bind_set_refused(void **s) {
     assert_int_equal(c.large_policy.weights[1], 3);
 }
 
+/* bind:N/balancing asks the kernel's NUMA balancing to act: on a kernel without the flag the
+ * setting is refused (one warning) and the default stays. */
+static void balancing_needs_the_kernel_flag(void **s) {
+    nh_caps_t real = *kernel_caps(), old = real;
+    old.numa_balancing = 0;
+    kernel_caps_override(&old);
+    config_t c;
+    char *env[] = {"NUMAHEAP_POLICY=bind:1/balancing", NULL};
+    config_load(&c, env, &fake_topo);
+    kernel_caps_override(&real);
+    assert_int_equal(c.policy.mode, NH_MPOL_LOCAL); /* the default */
+    config_load(&c, env, &fake_topo);
+    assert_int_equal(c.policy.mode, real.numa_balancing ? NH_MPOL_BIND : NH_MPOL_LOCAL);
+}
+
 /* ---- MPOL_BIND's order over its set -------------------------------------------------------- */
 static void bind_order_is_nearest_first(void **s) {
     topo_t *t = (topo_t *)topo_get(); /* this host's, with the fake machine's distances */
@@ -216,6 +231,7 @@ int main(void) {
         cmocka_unit_test(large_region_checked_against_the_set),
         cmocka_unit_test(bind_setting_forces_explicit_commit),
         cmocka_unit_test(large_policy_outside_bind_set_refused),
+        cmocka_unit_test(balancing_needs_the_kernel_flag),
         cmocka_unit_test(bind_order_is_nearest_first),
     };
     return cmocka_run_group_tests_name("bind", tests, fake_topo_group_setup,
