@@ -340,6 +340,7 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
          (t->inherited_mode == NH_MPOL_PREFERRED && !mask_empty(&t->inherited_nodes)))) {
         c->policy.mode = t->inherited_mode;
         c->policy.nodes = t->inherited_nodes;
+        c->policy.flags = t->inherited_flags; /* static, relative: the nodes are as given */
     }
     if (c->policy.mode == NH_MPOL_BIND) bind_settings(c, t);
     if (c->strict || os_overcommit_mode() == 2) c->explicit_commit = true;

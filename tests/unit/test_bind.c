@@ -166,6 +166,20 @@ static void bind_setting_forces_explicit_commit(void **s) {
     assert_false(c.explicit_commit && os_overcommit_mode() != 2);
 }
 
+/* A bind the process inherited (numactl --membind, a container) is bind too, flags included. */
+static void inherited_bind_is_strict_with_its_flags(void **s) {
+    topo_t t = fake_topo;
+    t.inherited_mode = NH_MPOL_BIND;
+    t.inherited_flags = NH_MPOL_F_RELATIVE_NODES;
+    t.inherited_nodes = mask_of(0, -1);
+    config_t c;
+    char *env[] = {NULL};
+    config_load(&c, env, &t);
+    assert_int_equal(c.policy.mode, NH_MPOL_BIND);
+    assert_int_equal(c.policy.flags, NH_MPOL_F_RELATIVE_NODES);
+    assert_true(c.explicit_commit);
+}
+
 static void large_policy_outside_bind_set_refused(void **s) {
     config_t c;
     char *env[] = {"NUMAHEAP_POLICY=bind:1-2", "NUMAHEAP_LARGE_POLICY=interleave:0-1", NULL};
@@ -230,6 +244,7 @@ int main(void) {
         cmocka_unit_test(unbound_region_is_not_checked),
         cmocka_unit_test(large_region_checked_against_the_set),
         cmocka_unit_test(bind_setting_forces_explicit_commit),
+        cmocka_unit_test(inherited_bind_is_strict_with_its_flags),
         cmocka_unit_test(large_policy_outside_bind_set_refused),
         cmocka_unit_test(balancing_needs_the_kernel_flag),
         cmocka_unit_test(bind_order_is_nearest_first),
