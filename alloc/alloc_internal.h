@@ -156,7 +156,7 @@ NH_HIDDEN int route_by_distance(int from, const nh_nodemask_t *set, int *out, in
 /* Smooth weighted round-robin over nodes: each pick adds every node's weight to its credit
  * and takes the node with the most (ties: the lower node), which then pays the total. Over
  * any run of total picks each node is taken exactly weight times, evenly spread (3:1 gives
- * 0 0 1 0). Not thread-safe: the caller serialises. */
+ * 0 0 1 0). Not thread-safe: route.c runs it once at init, for one period of picks. */
 typedef struct route_swrr {
     int k, total;
     int16_t node[NH_MAX_SLOTS];

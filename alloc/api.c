@@ -59,7 +59,8 @@ static int rotate(const nh_policy_t *p) {
 }
 
 void *nh_malloc_policy(size_t size, const nh_policy_t *p) {
-    if (!p || policy_validate(p, topo_get(), NULL) || !heap_ready()) return errno = EINVAL, NULL;
+    if (!p || policy_validate(p, topo_get(), NULL)) return errno = EINVAL, NULL;
+    heap_ready(); /* heap_nodes below: empty if the heap could not start */
     nh_nodemask_t set;
     policy_effective_nodes(p, &heap_nodes, &set); /* relative nodes mapped, heap nodes only */
     if (!mask_empty(&p->nodes) && mask_empty(&set)) return errno = EINVAL, NULL;

@@ -16,8 +16,12 @@ __thread thread_state_t nh_tls
 
 static nh_policy_t route_policy;
 static unsigned reroute_checks;
-static route_swrr_t spread_order; /* interleave and weighted: the order threads are spread in */
-static bool spread_lock;
+/* Interleave and weighted: one period of the smooth weighted round-robin over the policy's
+ * nodes, computed at init; thread k takes entry k mod the period (a fetch-add, no lock that a
+ * fork could inherit held). */
+#define SPREAD_MAX (NH_MAX_SLOTS * 255)
+static int16_t spread_seq[SPREAD_MAX];
+static unsigned spread_len, spread_ticket;
 /* For non-interleave policies: the node a thread running on each CPU should use, so the
  * periodic check is getcpu and one load. */
 static int16_t cpu_target[NH_MAX_CPUS];
@@ -51,8 +55,10 @@ int route_swrr_next(route_swrr_t *s) {
  * system-wide ones (sysfs), as MPOL_WEIGHTED_INTERLEAVE would use; 1 each for interleave. */
 static void spread_weights(const nh_policy_t *p, uint8_t *w) {
     for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
+        /* (relative policies number their weights before mapping: those use the kernel's) */
+        bool own = !(p->flags & NH_MPOL_F_RELATIVE_NODES) && p->weights[n];
         int k = p->mode != NH_MPOL_WEIGHTED_INTERLEAVE ? 1
-                : p->weights[n]                        ? p->weights[n]
+                : own                                  ? p->weights[n]
                                                        : kernel_wi_weight(n);
         w[n] = (uint8_t)(k > 0 && k < 256 ? k : 1);
     }
@@ -62,8 +68,12 @@ void route_init(const config_t *c) {
     route_policy = c->policy;
     route_policy.nodes = heap_policy_nodes; /* relative nodes mapped, only nodes with a heap */
     static uint8_t weights[NH_MAX_NODES];
+    static route_swrr_t order;
     spread_weights(&route_policy, weights);
-    route_swrr_init(&spread_order, &route_policy.nodes, weights);
+    route_swrr_init(&order, &route_policy.nodes, weights);
+    spread_len = (unsigned)order.total;
+    for (unsigned i = 0; i < spread_len; i++)
+        spread_seq[i] = (int16_t)route_swrr_next(&order);
     reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
     const topo_t *t = topo_get();
     bool spread =
@@ -141,11 +151,10 @@ static int target_node(int cpu_node) {
     case NH_MPOL_INTERLEAVE:
     case NH_MPOL_WEIGHTED_INTERLEAVE: {
         /* threads are spread over the nodes in proportion to their weights; a thread stays
-         * where it was put. Thread starts are rare: a spinlock keeps the sequence exact. */
-        while (__atomic_test_and_set(&spread_lock, __ATOMIC_ACQUIRE))
-            sched_yield();
-        int n = route_swrr_next(&spread_order);
-        __atomic_clear(&spread_lock, __ATOMIC_RELEASE);
+         * where it was put */
+        if (!spread_len) return nearest(cpu_node, NULL);
+        unsigned k = __atomic_fetch_add(&spread_ticket, 1, __ATOMIC_RELAXED) % spread_len;
+        int n = spread_seq[k];
         return heap_slot_of_node(n) >= 0 ? n : nearest(cpu_node, NULL);
     }
     case NH_MPOL_PREFERRED:
