@@ -80,6 +80,10 @@ typedef struct region {
     _Atomic size_t committed; /* bytes made accessible (explicit commit) or handed out */
     _Atomic uint64_t commit_failures;
     bool spread; /* the large region: spans are bound by the large policy as handed out */
+    /* bind:SET/balancing: verified commits are marked MPOL_BIND|MPOL_F_NUMA_BALANCING over
+     * balance_nodes, so the kernel's NUMA balancing may move their pages within the set */
+    bool balancing;
+    nh_nodemask_t balance_nodes;
 } region_t;
 
 NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);

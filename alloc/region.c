@@ -17,7 +17,10 @@
  * A bind policy (NUMAHEAP_POLICY=bind:..., or one inherited from numactl) switches the same
  * machinery on for the bound nodes' regions and the large region, so that "bind" means what the
  * kernel's MPOL_BIND means, never another node's pages, with ENOMEM where the kernel would
- * call the OOM killer. */
+ * call the OOM killer. With the balancing flag, a commit is populated under MPOL_PREFERRED as
+ * always and only then, verified, marked MPOL_BIND|MPOL_F_NUMA_BALANCING over the bound set:
+ * no page of it is ever faulted in under MPOL_BIND by numaheap, yet the kernel's NUMA
+ * balancing may move its pages between the bound nodes (which audit then reports). */
 #include "alloc_internal.h"
 
 #include <errno.h>
@@ -34,13 +37,18 @@ static uintptr_t align_up(uintptr_t v, size_t a) {
     return (v + a - 1) & ~(uintptr_t)(a - 1);
 }
 
-static int bind_region(region_t *r) {
+/* Binds [addr, addr+size) of r MPOL_PREFERRED to r's node. */
+static int prefer_node(region_t *r, void *addr, size_t size) {
     nh_nodemask_t one;
     mask_zero(&one);
     nh_nodemask_set(&one, r->node);
     /* preferred falls back to other nodes when this one is full; strict mode catches that in
      * region_commit rather than binding (see the top of this file) */
-    return os_hooks.bind((void *)r->base, r->end - r->base, MPOL_PREFERRED, &one);
+    return os_hooks.bind(addr, size, MPOL_PREFERRED, &one);
+}
+
+static int bind_region(region_t *r) {
+    return prefer_node(r, (void *)r->base, r->end - r->base);
 }
 
 bool region_strictness(bool strict, const nh_nodemask_t *bound, int node,
@@ -67,6 +75,10 @@ static void set_strictness(region_t *r, const config_t *c) {
         r->populate = false;
     }
     r->verify = r->populate && !r->bind_errno && !mask_empty(&r->verify_nodes);
+    /* node regions only: the large region keeps its interleave */
+    r->balancing =
+        r->verify && !r->spread && heap_bind && (c->policy.flags & NH_MPOL_F_NUMA_BALANCING);
+    if (r->balancing) r->balance_nodes = heap_policy_nodes;
 }
 
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
@@ -167,6 +179,8 @@ int region_commit(region_t *r, void *addr, size_t size) {
         __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY)
         return r->bind_errno;
     int e = os_hooks.protect(addr, size, true);
+    /* a range marked MPOL_BIND by an earlier commit is populated under preferred again */
+    if (!e && r->balancing) e = prefer_node(r, addr, size);
     if (!e && r->populate) {
         e = os_populate(addr, size);
         if (!e && r->verify && !all_on_nodes(r, addr, size)) {
@@ -180,6 +194,13 @@ int region_commit(region_t *r, void *addr, size_t size) {
         if (e) { /* undo: nothing of a failed commit stays resident or charged */
             os_hooks.advise(addr, size, MADV_DONTNEED);
             os_hooks.protect(addr, size, false);
+        } else if (r->balancing) {
+            int b = os_hooks.bind(addr, size, MPOL_BIND | (int)NH_MPOL_F_NUMA_BALANCING,
+                                  &r->balance_nodes);
+            if (b) /* the pages are placed and checked: only the marking is missing */
+                log_warn("warning: node %d: MPOL_F_NUMA_BALANCING refused (errno %d): pages "
+                         "stay where they are\n",
+                         r->node, b);
         }
     }
     if (e) {

@@ -175,9 +175,11 @@ NH_API int nh_policy_get_thread(nh_policy_t *out);
  * (get_mempolicy(MPOL_F_ADDR)): the range's mbind policy, MPOL_DEFAULT where the mapping has
  * none (the thread's policy then applies), with the flags and, for STATIC/RELATIVE, the nodes
  * as they were given. Weights read back as zero (the kernel keeps them system-wide). For
- * numaheap's own memory this is the node region's MPOL_PREFERRED or the large region's
- * interleave: numaheap enforces bind itself (see the README). Returns 0, -EINVAL for a NULL
- * out, or the kernel's errno: -EFAULT for an address no mapping holds (NULL included). */
+ * numaheap's own memory this is the node region's MPOL_PREFERRED (MPOL_BIND with
+ * MPOL_F_NUMA_BALANCING over the bound set for committed memory under bind:SET/balancing) or
+ * the large region's interleave: numaheap enforces bind itself (see the README). Returns 0, -EINVAL
+ * for a NULL out, or the kernel's errno: -EFAULT for an address no mapping holds (NULL included).
+ */
 NH_API int nh_policy_of(const void *addr, nh_policy_t *out);
 
 /* Kernel capabilities, found by trying each on this kernel. */

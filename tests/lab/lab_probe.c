@@ -9,6 +9,7 @@
  *                                 outside numaheap's policy nodes (run under a bind policy)
  *   exhaust-policy POLICY MB      the same with nh_malloc_policy(POLICY)
  *   kpolicy                       the process's kernel policy (get_mempolicy), compact form
+ *   policy-of                     nh_policy_of a touched 1 MiB malloc, and where its pages are
  *   spread N                      N threads, one after another, each allocating once: how many
  *                                 numaheap put on each node (routing of interleave/weighted)
  *   mmap                          where 4 MiB of the probe's own touched mmap are (the kernel
@@ -168,6 +169,25 @@ static int cmd_spread(int n) {
     return 0;
 }
 
+static int cmd_policy_of(void) {
+    size_t len = 1u << 20;
+    char *p = malloc(len), text[512];
+    memset(p, 1, len);
+    nh_policy_t pol;
+    if (nh_policy_of(p, &pol)) return perror("nh_policy_of"), 3;
+    nh_policy_format(&pol, text, sizeof text);
+    static int where[256];
+    nh_pages_where(p, len, where, len / PAGE);
+    int count[64] = {0};
+    for (size_t i = 0; i < len / PAGE; i++)
+        if (where[i] >= 0 && where[i] < 64) count[where[i]]++;
+    printf("policy-of=%s", text);
+    for (int n = 0; n < 64; n++)
+        if (count[n]) printf(" node%d=%d", n, count[n]);
+    printf(" \n");
+    return 0;
+}
+
 static int cmd_kpolicy(void) {
     nh_policy_t p;
     char text[512];
@@ -222,6 +242,7 @@ int main(int argc, char **argv) {
         return cmd_exhaust(atoi(argv[2]), atoi(argv[3]), NH_ALLOC_STRICT);
     if (argc >= 2 && !strcmp(argv[1], "large")) return cmd_large();
     if (argc >= 2 && !strcmp(argv[1], "kpolicy")) return cmd_kpolicy();
+    if (argc >= 2 && !strcmp(argv[1], "policy-of")) return cmd_policy_of();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
     if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))

@@ -696,6 +696,37 @@ static void weighted_auto_follows_bandwidth(void **s) {
             fail_msg("node %d: %d threads, want %d (%s)", n, count_of(out, n), 8 * w[n] / sum, out);
 }
 
+/* bind:SET/balancing marks the heap's committed memory MPOL_BIND|MPOL_F_NUMA_BALANCING over the
+ * set (the kernel's word, nh_policy_of), its pages in the set; and a filled node under it still
+ * gives ENOMEM, not the OOM killer (populated under preferred before the marking). */
+static void bind_balancing_marks_heap(void **s) {
+    nh_caps_t caps;
+    nh_kernel_caps(&caps);
+    if (!caps.numa_balancing) skip();
+    int nodes[64], k = node_list(nodes, 0);
+    char env[64], want[128];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d,%d/balancing", nodes[0], nodes[k - 1]);
+    char *argv[] = {(char *)probe_path(), "policy-of", NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    nh_policy_t p;
+    char canon[64];
+    assert_int_equal(nh_policy_parse(env + 16, &p, NULL), 0);
+    nh_policy_format(&p, canon, sizeof canon);
+    snprintf(want, sizeof want, "policy-of=%s ", canon);
+    if (strncmp(out, want, strlen(want))) fail_msg("want %s: %s", want, out);
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    if (!small || !*small) return;
+    int mb, node = fill_target(&mb);
+    char mbs[16];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d/balancing", node);
+    snprintf(mbs, sizeof mbs, "%d", mb);
+    char *fargv[] = {(char *)probe_path(), "exhaust-malloc", mbs, NULL};
+    out = run_probe(fargv, env, NULL);
+    print_message("%s: %s", env, out);
+    if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ")) fail_msg("%s", out);
+}
+
 static void realloc_keeps_node(void **s) {
     int nodes[64], k = node_list(nodes, 0);
     for (int i = 0; i < k; i++) {
@@ -745,6 +776,7 @@ int main(void) {
         cmocka_unit_test(policy_of_every_mode),
         cmocka_unit_test(cli_run_sets_kernel_policy),
         cmocka_unit_test(weighted_threads_follow_weights),
+        cmocka_unit_test(bind_balancing_marks_heap),
         cmocka_unit_test(weighted_auto_follows_bandwidth),
         cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),

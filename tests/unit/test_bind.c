@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <numaif.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -20,6 +21,8 @@ static struct {
     int page_node[64]; /* node the fake kernel reports per page of the region */
     int populated, dontneed, nohuge, protect_none, protect_rw;
     int nohuge_fixes; /* MADV_NOHUGEPAGE moves every page to node 1 (4 KiB pages fit there) */
+    int binds, bind_mode[8];
+    nh_nodemask_t bind_nodes[8];
     uintptr_t base;
 } fk;
 
@@ -34,6 +37,12 @@ static int fake_advise(void *addr, size_t size, int advice) {
     if (advice == MADV_NOHUGEPAGE) fk.nohuge++;
     for (int i = 0; advice == MADV_NOHUGEPAGE && fk.nohuge_fixes && i < 64; i++)
         fk.page_node[i] = 1;
+    return 0;
+}
+
+static int fake_bind(void *addr, size_t size, int mode, const nh_nodemask_t *nodes) {
+    if (fk.binds < 8) fk.bind_mode[fk.binds] = mode, fk.bind_nodes[fk.binds] = *nodes;
+    fk.binds++;
     return 0;
 }
 
@@ -57,6 +66,7 @@ static region_t fake_region(int node, const nh_nodemask_t *bound) {
     os_hooks.protect = fake_protect;
     os_hooks.advise = fake_advise;
     os_hooks.where = fake_where;
+    os_hooks.bind = fake_bind;
     return r;
 }
 
@@ -129,6 +139,32 @@ static void bound_commit_retried_without_huge_pages(void **s) {
     assert_int_equal(e, 0);
     assert_int_equal(fk.nohuge, 1);
     assert_int_equal(r.committed, 64 * NH_PAGE);
+}
+
+/* bind:SET/balancing: populated under preferred (never faulted in under MPOL_BIND), then, once
+ * verified, marked MPOL_BIND|MPOL_F_NUMA_BALANCING over the set; a refused commit is not. */
+static void balancing_marks_verified_commits(void **s) {
+    nh_nodemask_t bound = mask_of(1, 2);
+    region_t r = fake_region(1, &bound);
+    r.balancing = true;
+    r.balance_nodes = bound;
+    for (int i = 0; i < 64; i++)
+        fk.page_node[i] = 1;
+    int e = region_commit(&r, (void *)r.base, 8 * NH_PAGE);
+    int binds = fk.binds, first = fk.bind_mode[0], second = fk.bind_mode[1];
+    nh_nodemask_t marked = fk.bind_nodes[1];
+    fk.binds = 0;
+    fk.page_node[40] = 0;
+    int e2 = region_commit(&r, (void *)(r.base + 32 * NH_PAGE), 16 * NH_PAGE);
+    restore_hooks();
+    assert_int_equal(e, 0);
+    assert_int_equal(binds, 2);
+    assert_int_equal(first, MPOL_PREFERRED);
+    assert_int_equal(second, MPOL_BIND | (int)NH_MPOL_F_NUMA_BALANCING);
+    assert_true(mask_equal(&marked, &bound));
+    assert_int_equal(e2, ENOMEM);
+    assert_int_equal(fk.binds, 1); /* preferred for the populate, no marking */
+    assert_int_equal(fk.bind_mode[0], MPOL_PREFERRED);
 }
 
 static void unbound_region_is_not_checked(void **s) {
@@ -241,6 +277,7 @@ int main(void) {
         cmocka_unit_test(bound_commit_all_on_node_succeeds),
         cmocka_unit_test(bound_commit_with_a_foreign_page_is_undone),
         cmocka_unit_test(bound_commit_retried_without_huge_pages),
+        cmocka_unit_test(balancing_marks_verified_commits),
         cmocka_unit_test(unbound_region_is_not_checked),
         cmocka_unit_test(large_region_checked_against_the_set),
         cmocka_unit_test(bind_setting_forces_explicit_commit),
