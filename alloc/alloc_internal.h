@@ -59,6 +59,8 @@ typedef struct os_hooks {
     int (*protect)(void *addr, size_t size, bool writable);
     int (*advise)(void *addr, size_t size, int advice);
     int (*bind)(void *addr, size_t size, int mode, const nh_nodemask_t *nodes);
+    /* move_pages with no node list: status[i] is the node of pages[i] or a negative errno */
+    int (*where)(unsigned long count, void **pages, int *status);
 } os_hooks_t;
 NH_HIDDEN extern os_hooks_t os_hooks;
 NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
@@ -72,13 +74,26 @@ typedef struct region {
     int node;
     int bind_errno; /* why mbind failed (seccomp, cpuset), 0 if bound */
     bool explicit_commit;
-    bool populate;            /* strict: commits are populated */
+    bool populate; /* strict or bound: commits are populated */
+    bool verify;   /* populated commits are checked page by page against verify_nodes */
+    nh_nodemask_t verify_nodes;
     _Atomic size_t committed; /* bytes made accessible (explicit commit) or handed out */
     _Atomic uint64_t commit_failures;
     bool spread; /* the large region: spans are bound by the large policy as handed out */
+    /* bind:SET/balancing: verified commits are marked MPOL_BIND|MPOL_F_NUMA_BALANCING over
+     * balance_nodes, so the kernel's NUMA balancing may move their pages within the set */
+    bool balancing;
+    nh_nodemask_t balance_nodes;
 } region_t;
 
 NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
+/* Whether strict commits of node's region (NH_NODE_INTERLEAVED: the large region) are
+ * populated and verified, and the nodes their pages must be on: NUMAHEAP_STRICT verifies every
+ * node region against its node; a bind policy does the same for the bound nodes' regions and
+ * checks the large region against the bound set. bound is the bind set (heap_policy_nodes) or
+ * NULL when the policy is not bind. */
+NH_HIDDEN bool region_strictness(bool strict, const nh_nodemask_t *bound, int node,
+                                 nh_nodemask_t *verify_nodes);
 NH_HIDDEN region_t *region_of_node(int node); /* NULL if the node has none */
 NH_HIDDEN region_t *region_large(void);
 
@@ -135,6 +150,39 @@ NH_HIDDEN void route_slow(thread_state_t *ts); /* first use and periodic check *
 NH_HIDDEN int route_bind(int node);
 NH_HIDDEN int route_unbind(void);
 NH_HIDDEN int route_current_node(void);
+/* The one way a policy's node set becomes a node: the node with a heap in set (NULL: any)
+ * nearest to from by SLIT distance, ties to the lower number; -1 if none. */
+NH_HIDDEN int route_nearest(int from, const nh_nodemask_t *set);
+/* The nodes with a heap in set, nearest to from first (MPOL_BIND's fallback order), at most
+ * max of them into out; returns how many. */
+NH_HIDDEN int route_by_distance(int from, const nh_nodemask_t *set, int *out, int max);
+
+/* Smooth weighted round-robin over nodes: each pick adds every node's weight to its credit
+ * and takes the node with the most (ties: the lower node), which then pays the total. Over
+ * any run of total picks each node is taken exactly weight times, evenly spread (3:1 gives
+ * 0 0 1 0). Not thread-safe: route.c runs it once at init, for one period of picks. */
+typedef struct route_swrr {
+    int k, total;
+    int16_t node[NH_MAX_SLOTS];
+    int weight[NH_MAX_SLOTS], credit[NH_MAX_SLOTS];
+} route_swrr_t;
+/* weights per node number (NULL or 0: weight 1). */
+NH_HIDDEN void route_swrr_init(route_swrr_t *s, const nh_nodemask_t *nodes, const uint8_t *weights);
+NH_HIDDEN int route_swrr_next(route_swrr_t *s); /* -1 when there are no nodes */
+
+/* ---- bind.c: bind over several nodes ----------------------------------------------------- */
+/* After the engine failed an allocation on node failed (-1: in the large region) with errno
+ * ENOMEM: under a bind policy, the same request on the other bound nodes' regions, nearest
+ * first, as MPOL_BIND falls back within its set; NULL with errno ENOMEM when every one is
+ * full. Otherwise NULL with errno kept. */
+NH_HIDDEN void *bind_spill(size_t size, size_t align, bool zero, int failed);
+/* The node a failed malloc of size was tried on: the thread's home, or -1 for large sizes. */
+static inline int bind_failed_node(size_t size) {
+    return size >= heap_large_threshold ? -1 : nh_tls.home;
+}
+/* nh_malloc_policy's bind: strict (resident on the node, checked) on set's nodes in distance
+ * order from the caller's node; NULL with ENOMEM when none has room. */
+NH_HIDDEN void *bind_alloc_strict(size_t size, const nh_nodemask_t *set);
 /* The CPU this thread runs on, read from glibc's rseq area (a load); -1 where rseq is off. */
 static inline int route_cpu_fast(void) {
     extern const ptrdiff_t __rseq_offset;
@@ -170,6 +218,11 @@ enum { HEAP_UNINIT = 0, HEAP_INITIALIZING = 1, HEAP_READY = 2, HEAP_FAILED = 3 }
 NH_HIDDEN extern int heap_state;
 NH_HIDDEN extern config_t heap_config;
 NH_HIDDEN extern nh_nodemask_t heap_nodes; /* nodes with arenas */
+/* The small-object policy's nodes as the kernel means them (policy_effective_nodes over the
+ * usable nodes), only nodes with arenas; and whether that policy is bind, which makes the
+ * bound nodes' regions strict (region.c) and spills exhaustion over the bound set only. */
+NH_HIDDEN extern nh_nodemask_t heap_policy_nodes;
+NH_HIDDEN extern bool heap_bind;
 /* Strict mode with a node the kernel would not bind: every allocation takes the slow path,
  * which reports the kernel's errno. */
 NH_HIDDEN extern bool heap_check_every_call;

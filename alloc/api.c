@@ -60,18 +60,22 @@ static int rotate(const nh_policy_t *p) {
 
 void *nh_malloc_policy(size_t size, const nh_policy_t *p) {
     if (!p || policy_validate(p, topo_get(), NULL)) return errno = EINVAL, NULL;
+    heap_ready(); /* heap_nodes below: empty if the heap could not start */
+    nh_nodemask_t set;
+    policy_effective_nodes(p, &heap_nodes, &set); /* relative nodes mapped, heap nodes only */
+    if (!mask_empty(&p->nodes) && mask_empty(&set)) return errno = EINVAL, NULL;
     int node = -1;
     switch (p->mode) {
     case NH_MPOL_INTERLEAVE:
     case NH_MPOL_WEIGHTED_INTERLEAVE:
         node = rotate(p);
         break;
+    case NH_MPOL_BIND: /* never another node's pages: resident and checked, or ENOMEM */
+        return bind_alloc_strict(size, &set);
     case NH_MPOL_PREFERRED:
-    case NH_MPOL_BIND:
     case NH_MPOL_PREFERRED_MANY:
-        if (!mask_empty(&p->nodes)) {
-            int here = nh_current_node();
-            node = nh_nodemask_isset(&p->nodes, here) ? here : mask_next(&p->nodes, 0);
+        if (!mask_empty(&set)) {
+            node = route_nearest(nh_current_node(), &set);
             break;
         }
         __attribute__((fallthrough));

@@ -243,6 +243,9 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
         bool large = !strcmp(st->name, "NUMAHEAP_LARGE_POLICY");
         nh_policy_t p;
         if (policy_parse(v, t, &p, err)) return err->msg;
+        /* the flag is the kernel's to act on: a kernel without it cannot honour the policy */
+        if ((p.flags & NH_MPOL_F_NUMA_BALANCING) && !kernel_caps()->numa_balancing)
+            return "MPOL_F_NUMA_BALANCING is not supported by this kernel";
         if (large && p.mode != NH_MPOL_INTERLEAVE && p.mode != NH_MPOL_WEIGHTED_INTERLEAVE)
             return "expected an interleave or weighted policy";
         if (large) {
@@ -255,6 +258,27 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
     }
     }
     return "?";
+}
+
+/* A bind policy: commits of the bound regions are explicit (populated and verified, region.c),
+ * and large objects may only be spread over the bound nodes. */
+static void bind_settings(config_t *c, const topo_t *t) {
+    c->explicit_commit = true;
+    nh_nodemask_t usable, bound;
+    topo_usable(t, &usable);
+    policy_effective_nodes(&c->policy, &usable, &bound);
+    const nh_nodemask_t *large = &c->large_policy.nodes;
+    for (int n = mask_next(large, 0); n >= 0; n = mask_next(large, n + 1)) {
+        if (nh_nodemask_isset(&bound, n)) continue;
+        char lp[128], sp[128];
+        policy_format(&c->large_policy, lp, sizeof lp);
+        policy_format(&c->policy, sp, sizeof sp);
+        log_warn("warning: NUMAHEAP_LARGE_POLICY='%s' ignored (node %d is outside the bound nodes "
+                 "of NUMAHEAP_POLICY='%s'); using the default\n",
+                 lp, n, sp);
+        policy_init(&c->large_policy, NH_MPOL_INTERLEAVE); /* nodes: the bound ones (heap.c) */
+        return;
+    }
 }
 
 static void defaults(config_t *c) {
@@ -316,7 +340,9 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
          (t->inherited_mode == NH_MPOL_PREFERRED && !mask_empty(&t->inherited_nodes)))) {
         c->policy.mode = t->inherited_mode;
         c->policy.nodes = t->inherited_nodes;
+        c->policy.flags = t->inherited_flags; /* static, relative: the nodes are as given */
     }
+    if (c->policy.mode == NH_MPOL_BIND) bind_settings(c, t);
     if (c->strict || os_overcommit_mode() == 2) c->explicit_commit = true;
     verbose = c->verbose;
 }

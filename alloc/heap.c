@@ -7,11 +7,14 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 int heap_state;
 config_t heap_config;
 nh_nodemask_t heap_nodes;
+nh_nodemask_t heap_policy_nodes;
+bool heap_bind;
 bool heap_check_every_call;
 size_t heap_large_threshold = SIZE_MAX;  /* nothing is large before init */
 static int16_t node_slot1[NH_MAX_NODES]; /* slot + 1, 0 = no arena on the node */
@@ -19,6 +22,25 @@ static __thread bool initializing __attribute__((tls_model("initial-exec")));
 
 int heap_slot_of_node(int node) {
     return node >= 0 && node < NH_MAX_NODES ? node_slot1[node] - 1 : -1;
+}
+
+/* The default large policy (interleave over p's nodes) becomes weighted where the machine
+ * reports differing bandwidths: the kernel's auto weights, or HMAT's (policy/weights.c). */
+static void large_default_from_hardware(nh_policy_t *p) {
+    uint8_t *w = p->weights; /* zero outside p's nodes: policy_init cleared them */
+    int source = weights_auto(NH_SYSFS_WEIGHTED, NH_SYSFS_NODES, &p->nodes, w);
+    int first = -1;
+    bool differ = false;
+    for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
+        int v = source == NH_WEIGHTS_KERNEL ? kernel_wi_weight(n) : w[n];
+        if (first < 0) first = v;
+        differ |= v != first;
+    }
+    if (differ && (source == NH_WEIGHTS_HMAT || kernel_caps()->weighted_interleave)) {
+        p->mode = NH_MPOL_WEIGHTED_INTERLEAVE;
+        return;
+    }
+    memset(w, 0, sizeof p->weights);
 }
 
 static bool init_once(void) {
@@ -36,7 +58,13 @@ static bool init_once(void) {
         }
         node_slot1[n] = (int16_t)++slot;
     }
-    if (mask_empty(&heap_config.large_policy.nodes)) heap_config.large_policy.nodes = heap_nodes;
+    policy_effective_nodes(&heap_config.policy, &heap_nodes, &heap_policy_nodes);
+    heap_bind = heap_config.policy.mode == NH_MPOL_BIND && !mask_empty(&heap_policy_nodes);
+    /* large objects are spread over the heap's nodes, under bind over the bound ones only */
+    if (mask_empty(&heap_config.large_policy.nodes)) {
+        heap_config.large_policy.nodes = heap_bind ? heap_policy_nodes : heap_nodes;
+        large_default_from_hardware(&heap_config.large_policy);
+    }
     large_init(&heap_config);
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);

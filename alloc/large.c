@@ -2,7 +2,8 @@
  * one: they come from a dedicated region (the slice after the node regions) whose spans are
  * bound, as they are handed out, by the large policy: MPOL_INTERLEAVE; MPOL_WEIGHTED_INTERLEAVE
  * where the kernel has it and the weights are the kernel's; otherwise a userspace weighted
- * stripe, runs of STRIPE_UNIT * weight bytes bound to each node in turn. */
+ * stripe, runs of STRIPE_UNIT * weight bytes preferring each node in turn (MPOL_PREFERRED, so
+ * a full node is a fallback, never an OOM kill). */
 #include "alloc_internal.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@ static bool use_stripe;
 
 int large_init(const config_t *c) {
     large_policy = c->large_policy;
+    use_stripe = false;
     if (large_policy.mode != NH_MPOL_WEIGHTED_INTERLEAVE) return 0;
     nh_error_t err;
     int mode_flags;
@@ -49,7 +51,9 @@ static void bind_run(size_t off, size_t len, int node, void *arg) {
     nh_nodemask_t one;
     mask_zero(&one);
     nh_nodemask_set(&one, node);
-    int e = os_hooks.bind(c->base + off, len, MPOL_BIND, &one);
+    /* preferred, not bind: a full node's run falls back instead of ending in the OOM killer
+     * (region.c); under a bind policy the large region's strict commits check the set */
+    int e = os_hooks.bind(c->base + off, len, MPOL_PREFERRED, &one);
     if (e && !c->err) c->err = e;
 }
 

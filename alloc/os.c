@@ -37,7 +37,16 @@ static int sys_bind(void *addr, size_t size, int mode, const nh_nodemask_t *node
     return kernel_mbind(addr, size, mode, nodes, 0);
 }
 
-os_hooks_t os_hooks = {sys_reserve, sys_release, sys_protect, sys_advise, sys_bind};
+static int sys_where(unsigned long count, void **pages, int *status) {
+    return kernel_move_pages(count, pages, NULL, status, 0);
+}
+
+os_hooks_t os_hooks = {.reserve = sys_reserve,
+                       .release = sys_release,
+                       .protect = sys_protect,
+                       .advise = sys_advise,
+                       .bind = sys_bind,
+                       .where = sys_where};
 
 /* Names a range in /proc/PID/maps ([anon:NAME]) so tools can find numaheap's regions from
  * outside (Linux 5.17+ with CONFIG_ANON_VMA_NAME); elsewhere it is a no-op. */

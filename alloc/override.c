@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NH_EXPORT __attribute__((visibility("default")))
 
@@ -18,8 +19,10 @@ static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
 }
 
+/* Under bind, an exhausted home node is not the end: bind_spill tries the other bound nodes. */
 NH_EXPORT void *malloc(size_t size) {
-    return engine_malloc(size);
+    void *p = engine_malloc(size);
+    return NH_LIKELY(p != NULL) ? p : bind_spill(size, 0, false, bind_failed_node(size));
 }
 
 NH_EXPORT void free(void *p) {
@@ -27,7 +30,10 @@ NH_EXPORT void free(void *p) {
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
-    return engine_calloc(n, size);
+    void *p = engine_calloc(n, size);
+    size_t total;
+    if (NH_LIKELY(p != NULL) || __builtin_mul_overflow(n, size, &total)) return p;
+    return bind_spill(total, 0, true, bind_failed_node(total));
 }
 
 NH_EXPORT void *realloc(void *p, size_t size) {
@@ -36,7 +42,14 @@ NH_EXPORT void *realloc(void *p, size_t size) {
         free(p);
         return NULL;
     }
-    return engine_realloc(p, size);
+    void *q = engine_realloc(p, size);
+    if (NH_LIKELY(q != NULL)) return q;
+    if (!(q = bind_spill(size, 0, false, region_node_of(p) < 0 ? -1 : region_node_of(p))))
+        return NULL; /* p stays valid, as realloc requires */
+    size_t old = engine_usable_size(p);
+    memcpy(q, p, old < size ? old : size);
+    free(p);
+    return q;
 }
 
 NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
@@ -47,7 +60,8 @@ NH_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 NH_EXPORT void *aligned_alloc(size_t align, size_t size) {
     if (bad_alignment(align)) return errno = EINVAL, NULL;
-    return engine_aligned(align, size);
+    void *p = engine_aligned(align, size);
+    return NH_LIKELY(p != NULL) ? p : bind_spill(size, align, false, bind_failed_node(size));
 }
 
 NH_EXPORT void *memalign(size_t align, size_t size) {

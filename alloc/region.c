@@ -13,7 +13,14 @@
  * Strict mode: every commit is populated and then verified page by page with move_pages; a
  * commit with any page off its node is undone and fails with ENOMEM. The region is bound
  * MPOL_PREFERRED, not MPOL_BIND: the lab showed (6.1, 6.12) that populating an exhausted
- * MPOL_BIND node ends in the OOM killer's SIGKILL, not in an error we could return. */
+ * MPOL_BIND node ends in the OOM killer's SIGKILL, not in an error we could return.
+ * A bind policy (NUMAHEAP_POLICY=bind:..., or one inherited from numactl) switches the same
+ * machinery on for the bound nodes' regions and the large region, so that "bind" means what the
+ * kernel's MPOL_BIND means, never another node's pages, with ENOMEM where the kernel would
+ * call the OOM killer. With the balancing flag, a commit is populated under MPOL_PREFERRED as
+ * always and only then, verified, marked MPOL_BIND|MPOL_F_NUMA_BALANCING over the bound set:
+ * no page of it is ever faulted in under MPOL_BIND by numaheap, yet the kernel's NUMA
+ * balancing may move its pages between the bound nodes (which audit then reports). */
 #include "alloc_internal.h"
 
 #include <errno.h>
@@ -30,13 +37,48 @@ static uintptr_t align_up(uintptr_t v, size_t a) {
     return (v + a - 1) & ~(uintptr_t)(a - 1);
 }
 
-static int bind_region(region_t *r) {
+/* Binds [addr, addr+size) of r MPOL_PREFERRED to r's node. */
+static int prefer_node(region_t *r, void *addr, size_t size) {
     nh_nodemask_t one;
     mask_zero(&one);
     nh_nodemask_set(&one, r->node);
     /* preferred falls back to other nodes when this one is full; strict mode catches that in
      * region_commit rather than binding (see the top of this file) */
-    return os_hooks.bind((void *)r->base, r->end - r->base, MPOL_PREFERRED, &one);
+    return os_hooks.bind(addr, size, MPOL_PREFERRED, &one);
+}
+
+static int bind_region(region_t *r) {
+    return prefer_node(r, (void *)r->base, r->end - r->base);
+}
+
+bool region_strictness(bool strict, const nh_nodemask_t *bound, int node,
+                       nh_nodemask_t *verify_nodes) {
+    mask_zero(verify_nodes);
+    if (node == NH_NODE_INTERLEAVED) { /* spread by the large policy: only bind constrains it */
+        if (bound) *verify_nodes = *bound;
+        return bound != NULL;
+    }
+    if (!strict && !(bound && nh_nodemask_isset(bound, node))) return false;
+    nh_nodemask_set(verify_nodes, node);
+    return true;
+}
+
+/* Sets r's strict commit mode; a bound region the kernel would not bind stays first touch
+ * (bind asked for placement, not for failing every allocation), unlike NUMAHEAP_STRICT. */
+static void set_strictness(region_t *r, const config_t *c) {
+    r->populate = region_strictness(c->strict, heap_bind ? &heap_policy_nodes : NULL, r->node,
+                                    &r->verify_nodes);
+    if (r->populate && r->bind_errno && !c->strict) {
+        log_warn("warning: node %d: mbind refused (errno %d): bind cannot be enforced, "
+                 "first-touch placement\n",
+                 r->node, r->bind_errno);
+        r->populate = false;
+    }
+    r->verify = r->populate && !r->bind_errno && !mask_empty(&r->verify_nodes);
+    /* node regions only: the large region keeps its interleave */
+    r->balancing =
+        r->verify && !r->spread && heap_bind && (c->policy.flags & NH_MPOL_F_NUMA_BALANCING);
+    if (r->balancing) r->balance_nodes = heap_policy_nodes;
 }
 
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
@@ -64,8 +106,8 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
         r->end = r->base + size;
         r->next = r->base;
         r->explicit_commit = c->explicit_commit;
-        r->populate = c->strict;
         r->bind_errno = bind_region(r);
+        set_strictness(r, c);
         char name[32];
         fmt_buf(name, sizeof name, "numaheap node %d", r->node);
         os_name((void *)r->base, r->end - r->base, name);
@@ -79,8 +121,9 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     lr->end = lr->base + size;
     lr->next = lr->base;
     lr->explicit_commit = c->explicit_commit;
-    lr->populate = c->strict;
     lr->spread = true;
+    set_strictness(lr, c);
+    lr->populate |= c->strict;
     os_name((void *)lr->base, lr->end - lr->base, "numaheap large");
     large_slot = nslots;
     region_map.slot_node[nslots] = NH_NODE_INTERLEAVED;
@@ -112,8 +155,8 @@ void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool
     return (void *)addr;
 }
 
-/* Strict mode: all of [addr, addr+size) on r's node, as the kernel reports it. */
-static bool all_on_node(const region_t *r, char *addr, size_t size) {
+/* Strict mode: all of [addr, addr+size) on r's verify_nodes, as the kernel reports it. */
+static bool all_on_nodes(const region_t *r, char *addr, size_t size) {
     enum { BATCH = 512 };
     void *pages[BATCH];
     int status[BATCH];
@@ -121,9 +164,9 @@ static bool all_on_node(const region_t *r, char *addr, size_t size) {
         unsigned long n = 0;
         for (; n < BATCH && off < size; n++, off += NH_PAGE)
             pages[n] = addr + off;
-        if (kernel_move_pages(n, pages, NULL, status, 0)) return false;
+        if (os_hooks.where(n, pages, status)) return false;
         for (unsigned long i = 0; i < n; i++)
-            if (status[i] != r->node) return false;
+            if (!nh_nodemask_isset(&r->verify_nodes, status[i])) return false;
     }
     return true;
 }
@@ -136,12 +179,28 @@ int region_commit(region_t *r, void *addr, size_t size) {
         __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY)
         return r->bind_errno;
     int e = os_hooks.protect(addr, size, true);
+    /* a range marked MPOL_BIND by an earlier commit is populated under preferred again */
+    if (!e && r->balancing) e = prefer_node(r, addr, size);
     if (!e && r->populate) {
         e = os_populate(addr, size);
-        if (!e && !r->spread && !r->bind_errno && !all_on_node(r, addr, size)) e = ENOMEM;
+        if (!e && r->verify && !all_on_nodes(r, addr, size)) {
+            /* A transparent huge page the node could not give whole went to another node,
+             * where 4 KiB pages may still fit: once more without huge pages, then give up. */
+            os_hooks.advise(addr, size, MADV_DONTNEED);
+            os_hooks.advise(addr, size, MADV_NOHUGEPAGE);
+            e = os_populate(addr, size);
+            if (!e && !all_on_nodes(r, addr, size)) e = ENOMEM;
+        }
         if (e) { /* undo: nothing of a failed commit stays resident or charged */
             os_hooks.advise(addr, size, MADV_DONTNEED);
             os_hooks.protect(addr, size, false);
+        } else if (r->balancing) {
+            int b = os_hooks.bind(addr, size, MPOL_BIND | (int)NH_MPOL_F_NUMA_BALANCING,
+                                  &r->balance_nodes);
+            if (b) /* the pages are placed and checked: only the marking is missing */
+                log_warn("warning: node %d: MPOL_F_NUMA_BALANCING refused (errno %d): pages "
+                         "stay where they are\n",
+                         r->node, b);
         }
     }
     if (e) {

@@ -2,7 +2,9 @@
  * (or the only node its CPU affinity covers); every ROUTE_CHECK_BYTES of allocation it asks
  * getcpu (glibc reads it from rseq: no system call) where it runs, and after
  * reroute_checks consecutive sightings elsewhere it moves, so a brief migration does not
- * flush its cache. Non-local policies map the CPU's node to a node of the policy. */
+ * flush its cache. Non-local policies map the CPU's node to a node of the policy; interleave
+ * and weighted policies spread threads over their nodes by smooth weighted round-robin, so
+ * thread counts follow the weights at every moment, not only on average. */
 #define _GNU_SOURCE
 #include "engine.h"
 
@@ -14,15 +16,64 @@ __thread thread_state_t nh_tls
 
 static nh_policy_t route_policy;
 static unsigned reroute_checks;
-static unsigned interleave_rr;
+/* Interleave and weighted: one period of the smooth weighted round-robin over the policy's
+ * nodes, computed at init; thread k takes entry k mod the period (a fetch-add, no lock that a
+ * fork could inherit held). */
+#define SPREAD_MAX (NH_MAX_SLOTS * 255)
+static int16_t spread_seq[SPREAD_MAX];
+static unsigned spread_len, spread_ticket;
 /* For non-interleave policies: the node a thread running on each CPU should use, so the
  * periodic check is getcpu and one load. */
 static int16_t cpu_target[NH_MAX_CPUS];
 
 static int target_node(int cpu_node);
 
+void route_swrr_init(route_swrr_t *s, const nh_nodemask_t *nodes, const uint8_t *weights) {
+    s->k = 0;
+    s->total = 0;
+    for (int n = mask_next(nodes, 0); n >= 0 && s->k < NH_MAX_SLOTS; n = mask_next(nodes, n + 1)) {
+        int w = weights && weights[n] ? weights[n] : 1;
+        s->node[s->k] = (int16_t)n;
+        s->weight[s->k] = w;
+        s->credit[s->k++] = 0;
+        s->total += w;
+    }
+}
+
+int route_swrr_next(route_swrr_t *s) {
+    if (!s->k) return -1;
+    int best = 0;
+    for (int i = 0; i < s->k; i++) {
+        s->credit[i] += s->weight[i];
+        if (s->credit[i] > s->credit[best]) best = i; /* ties: the lower node */
+    }
+    s->credit[best] -= s->total;
+    return s->node[best];
+}
+
+/* The weights threads are spread by: the policy's own; for weighted without them the kernel's
+ * system-wide ones (sysfs), as MPOL_WEIGHTED_INTERLEAVE would use; 1 each for interleave. */
+static void spread_weights(const nh_policy_t *p, uint8_t *w) {
+    for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
+        /* (relative policies number their weights before mapping: those use the kernel's) */
+        bool own = !(p->flags & NH_MPOL_F_RELATIVE_NODES) && p->weights[n];
+        int k = p->mode != NH_MPOL_WEIGHTED_INTERLEAVE ? 1
+                : own                                  ? p->weights[n]
+                                                       : kernel_wi_weight(n);
+        w[n] = (uint8_t)(k > 0 && k < 256 ? k : 1);
+    }
+}
+
 void route_init(const config_t *c) {
     route_policy = c->policy;
+    route_policy.nodes = heap_policy_nodes; /* relative nodes mapped, only nodes with a heap */
+    static uint8_t weights[NH_MAX_NODES];
+    static route_swrr_t order;
+    spread_weights(&route_policy, weights);
+    route_swrr_init(&order, &route_policy.nodes, weights);
+    spread_len = (unsigned)order.total;
+    for (unsigned i = 0; i < spread_len; i++)
+        spread_seq[i] = (int16_t)route_swrr_next(&order);
     reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
     const topo_t *t = topo_get();
     bool spread =
@@ -43,20 +94,40 @@ static int cpu_now(void) {
     return cpu >= 0 ? cpu : sched_getcpu();
 }
 
+/* Distance from node from to n for ordering: SLIT where known, else after every known one. */
+static int distance(int from, int n) {
+    const topo_t *t = topo_get();
+    if (n == from) return 0;
+    if (from >= 0 && from < NH_TOPO_DIST_NODES && n < NH_TOPO_DIST_NODES && t->distance[from][n])
+        return t->distance[from][n];
+    return 1000 + n;
+}
+
 /* The node of heap_nodes (and of set, when given) nearest to from. */
 static int nearest(int from, const nh_nodemask_t *set) {
-    const topo_t *t = topo_get();
     int best = -1, best_d = 1 << 30;
     for (int n = mask_next(&heap_nodes, 0); n >= 0; n = mask_next(&heap_nodes, n + 1)) {
         if (set && !nh_nodemask_isset(set, n)) continue;
-        int d = n == from ? 0
-                : from >= 0 && from < NH_TOPO_DIST_NODES && n < NH_TOPO_DIST_NODES &&
-                        t->distance[from][n]
-                    ? t->distance[from][n]
-                    : 1000 + n;
+        int d = distance(from, n);
         if (d < best_d) best = n, best_d = d;
     }
     return best;
+}
+
+int route_nearest(int from, const nh_nodemask_t *set) {
+    return nearest(from, set);
+}
+
+int route_by_distance(int from, const nh_nodemask_t *set, int *out, int max) {
+    int k = 0;
+    for (int n = mask_next(&heap_nodes, 0); n >= 0 && k < max; n = mask_next(&heap_nodes, n + 1)) {
+        if (!nh_nodemask_isset(set, n)) continue;
+        int i = k++, d = distance(from, n); /* insertion: stable, so ties stay in node order */
+        for (; i > 0 && distance(from, out[i - 1]) > d; i--)
+            out[i] = out[i - 1];
+        out[i] = n;
+    }
+    return k;
 }
 
 /* The one node the thread's CPU affinity covers, or -1. */
@@ -79,13 +150,11 @@ static int target_node(int cpu_node) {
     switch (route_policy.mode) {
     case NH_MPOL_INTERLEAVE:
     case NH_MPOL_WEIGHTED_INTERLEAVE: {
-        /* threads are spread over the nodes; a thread stays where it was put */
-        int k = mask_count(&route_policy.nodes);
-        unsigned i =
-            __atomic_fetch_add(&interleave_rr, 1, __ATOMIC_RELAXED) % (unsigned)(k ? k : 1);
-        int n = mask_next(&route_policy.nodes, 0);
-        while (i-- && n >= 0)
-            n = mask_next(&route_policy.nodes, n + 1);
+        /* threads are spread over the nodes in proportion to their weights; a thread stays
+         * where it was put */
+        if (!spread_len) return nearest(cpu_node, NULL);
+        unsigned k = __atomic_fetch_add(&spread_ticket, 1, __ATOMIC_RELAXED) % spread_len;
+        int n = spread_seq[k];
         return heap_slot_of_node(n) >= 0 ? n : nearest(cpu_node, NULL);
     }
     case NH_MPOL_PREFERRED:

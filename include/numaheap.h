@@ -151,7 +151,9 @@ NH_API int nh_nodemask_parse(const char *text, nh_nodemask_t *out, nh_error_t *e
 NH_API int nh_nodemask_format(const nh_nodemask_t *m, char *buf, size_t len);
 
 /* Compact form: "local", "default", "preferred:1", "bind:0,1", "interleave:all",
- * "preferred-many:0-1", "weighted:0=3,1=1", "weighted:0-1", with flags appended as
+ * "preferred-many:0-1", "weighted:0=3,1=1", "weighted:0-1", "weighted:auto" (every usable node,
+ * weighted by the kernel's auto weights where it has them, else by HMAT bandwidth, else
+ * equally; the result holds the weights, or none for the kernel's), with flags appended as
  * "/static", "/relative", "/balancing": "bind:0-1/static/balancing". */
 NH_API int nh_policy_parse(const char *text, nh_policy_t *out, nh_error_t *err);
 /* OCI runtime spec memoryPolicy: mode "MPOL_BIND", nodes "0-1", flags {"MPOL_F_STATIC_NODES"}. */
@@ -169,6 +171,16 @@ NH_API int nh_policy_apply_thread(const nh_policy_t *p, nh_error_t *err);
 NH_API int nh_policy_apply_range(void *addr, size_t len, const nh_policy_t *p, nh_error_t *err);
 /* Read back the calling thread's policy (get_mempolicy). */
 NH_API int nh_policy_get_thread(nh_policy_t *out);
+/* The policy that governs the page holding addr, as the kernel answers it
+ * (get_mempolicy(MPOL_F_ADDR)): the range's mbind policy, MPOL_DEFAULT where the mapping has
+ * none (the thread's policy then applies), with the flags and, for STATIC/RELATIVE, the nodes
+ * as they were given. Weights read back as zero (the kernel keeps them system-wide). For
+ * numaheap's own memory this is the node region's MPOL_PREFERRED (MPOL_BIND with
+ * MPOL_F_NUMA_BALANCING over the bound set for committed memory under bind:SET/balancing) or
+ * the large region's interleave: numaheap enforces bind itself (see the README). Returns 0, -EINVAL
+ * for a NULL out, or the kernel's errno: -EFAULT for an address no mapping holds (NULL included).
+ */
+NH_API int nh_policy_of(const void *addr, nh_policy_t *out);
 
 /* Kernel capabilities, found by trying each on this kernel. */
 typedef struct nh_caps {

@@ -168,15 +168,24 @@ int nh_policy_apply_range(void *addr, size_t len, const nh_policy_t *p, nh_error
     return apply(addr, len, true, p, err);
 }
 
-int nh_policy_get_thread(nh_policy_t *out) {
+/* get_mempolicy into out: the thread's policy, or (MPOL_F_ADDR) the one governing addr. */
+static int read_policy(void *addr, unsigned flags, nh_policy_t *out) {
     if (!out) return errno = EINVAL, -EINVAL;
     int mode = 0;
     policy_init(out, NH_MPOL_DEFAULT);
-    int e = kernel_get_mempolicy(&mode, &out->nodes, NULL, 0);
+    int e = kernel_get_mempolicy(&mode, &out->nodes, addr, flags);
     if (e) return errno = e, -e;
     out->mode = mode & ~(int)NH_MPOL_F_ALL;
     out->flags = (unsigned)mode & NH_MPOL_F_ALL;
     return 0;
+}
+
+int nh_policy_get_thread(nh_policy_t *out) {
+    return read_policy(NULL, 0, out);
+}
+
+int nh_policy_of(const void *addr, nh_policy_t *out) {
+    return read_policy((void *)addr, MPOL_F_ADDR, out);
 }
 
 int nh_kernel_caps(nh_caps_t *out) {

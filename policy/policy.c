@@ -83,6 +83,21 @@ void policy_init(nh_policy_t *p, int mode) {
     p->mode = mode;
 }
 
+void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t *usable, nh_nodemask_t *out) {
+    if (!(p->flags & NH_MPOL_F_RELATIVE_NODES)) {
+        mask_and(out, &p->nodes, usable);
+        return;
+    }
+    mask_zero(out);
+    int k = mask_count(usable);
+    if (!k) return;
+    int nth[NH_MAX_NODES], i = 0; /* the usable nodes in order: relative node r is nth[r % k] */
+    for (int n = mask_next(usable, 0); n >= 0; n = mask_next(usable, n + 1))
+        nth[i++] = n;
+    for (int r = mask_next(&p->nodes, 0); r >= 0; r = mask_next(&p->nodes, r + 1))
+        nh_nodemask_set(out, nth[r % k]);
+}
+
 static bool has_weights(const nh_policy_t *p) {
     for (int i = 0; i < NH_MAX_NODES; i++)
         if (p->weights[i]) return true;
@@ -207,9 +222,16 @@ int policy_parse(const char *s, const topo_t *t, nh_policy_t *out, nh_error_t *e
         if (i == b)
             return policy_error(err, NH_ERR_SYNTAX, (int)b, "node list expected at position %d",
                                 (int)b);
-        int rc = mode == NH_MPOL_WEIGHTED_INTERLEAVE && memchr(s + b, '=', i - b)
+        int rc = 0;
+        if (mode == NH_MPOL_WEIGHTED_INTERLEAVE && token_is(s + b, i - b, "auto")) {
+            /* every usable node, weighted by the machine (weights.c) */
+            topo_usable(t, &out->nodes);
+            weights_auto(NH_SYSFS_WEIGHTED, NH_SYSFS_NODES, &out->nodes, out->weights);
+        } else {
+            rc = mode == NH_MPOL_WEIGHTED_INTERLEAVE && memchr(s + b, '=', i - b)
                      ? weights_parse(s, b, i, t, &out->nodes, out->weights, err)
                      : nodemask_parse(s, b, i, t, &out->nodes, err);
+        }
         if (rc) return rc;
     }
     while (i < n) { /* s[i] == '/' here */

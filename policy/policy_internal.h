@@ -93,9 +93,27 @@ NH_HIDDEN int policy_from_oci(const char *mode, const char *nodes, const char *c
 NH_HIDDEN int policy_validate(const nh_policy_t *p, const topo_t *t, nh_error_t *err);
 NH_HIDDEN int policy_format(const nh_policy_t *p, char *buf, size_t len);
 NH_HIDDEN void policy_init(nh_policy_t *p, int mode);
+/* The nodes p means on a process allowed the nodes usable, as the kernel computes them when a
+ * policy is set: MPOL_F_RELATIVE_NODES folds p's nodes modulo the number of usable nodes and
+ * maps the n-th onto the n-th usable node; otherwise (static or not) p's nodes that are usable.
+ * Empty when none is. */
+NH_HIDDEN void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t *usable,
+                                      nh_nodemask_t *out);
 /* Sets err (when non-NULL) and returns code. */
 NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- weights.c: weighted:auto ----------------------------------------------------------- */
+enum { NH_WEIGHTS_KERNEL = 1, NH_WEIGHTS_HMAT, NH_WEIGHTS_EQUAL };
+#define NH_SYSFS_WEIGHTED "/sys/kernel/mm/mempolicy/weighted_interleave"
+#define NH_SYSFS_NODES    "/sys/devices/system/node"
+/* Weights for nodes (entries of weights outside nodes untouched) and where they came from:
+ * NH_WEIGHTS_KERNEL when mempolicy_dir has the kernel's auto switch (weights left 0, meaning
+ * the kernel's system-wide weights, which it derives itself), NH_WEIGHTS_HMAT from every
+ * node's bandwidth under node_root (min of read and write, scaled to 1..32 of the total,
+ * divided by their gcd), NH_WEIGHTS_EQUAL (1 each) when any node lacks a bandwidth. */
+NH_HIDDEN int weights_auto(const char *mempolicy_dir, const char *node_root,
+                           const nh_nodemask_t *nodes, uint8_t *weights);
 
 /* ---- kernel.c: the only memory-policy system calls in policy/ -------------------------- */
 /* Each returns 0 or a positive errno. nodes may be NULL for an empty mask. */

@@ -24,7 +24,8 @@ typedef struct cli_command {
     int (*run)(const struct cli_command *self, int argc, char **argv); /* argv[0]: NAME */
 } cli_command_t;
 
-extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_show, cli_usage, cli_stat;
+extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_show, cli_usage, cli_stat,
+    cli_policy;
 
 /* Prints "numaheap NAME: <message> (see 'numaheap NAME --help')" on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)

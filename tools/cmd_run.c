@@ -1,6 +1,9 @@
 /* numaheap run [OPTION...] -- COMMAND [ARG...]: runs a program with numaheap preloaded as its
  * malloc, the settings given as options passed on as NUMAHEAP_* variables. Policies are
- * checked here, so a bad one is an error naming its position rather than a child's warning. */
+ * checked here, so a bad one is an error naming its position rather than a child's warning.
+ * As numactl does, the memory policy is also set as the process's kernel policy
+ * (set_mempolicy, which exec keeps), so stacks, the program's own mmaps and other libraries'
+ * memory follow it too, and the CPU options set its affinity (sched_setaffinity). */
 #define _GNU_SOURCE /* dladdr, sched_setaffinity */
 #include "cli.h"
 
@@ -50,6 +53,9 @@ typedef struct run_state {
     const char *policy_option; /* the option that set the memory policy, as typed */
     const char *cpu_option;    /* --cpunodebind or --physcpubind, as typed */
     const char *cpu_value;
+    int has_policy; /* policy below is the memory policy asked for */
+    nh_policy_t policy;
+    int heap_only; /* --heap-only: leave the kernel policy as inherited */
 } run_state_t;
 
 /* The short option -C at argv[*i], with its value as "-C VALUE" or "-CVALUE" (getopt's
@@ -81,8 +87,9 @@ static int claim_policy(const cli_command_t *self, run_state_t *st, const char *
 }
 
 /* Checks the compact policy text (typed as value inside arg) and sets var to it. */
-static int set_policy(const cli_command_t *self, const char *option, const char *arg,
-                      const char *value, const char *text, int prefix_len, const char *var) {
+static int set_policy(const cli_command_t *self, run_state_t *st, const char *option,
+                      const char *arg, const char *value, const char *text, int prefix_len,
+                      const char *var) {
     nh_policy_t p;
     nh_error_t err;
     int rc = nh_policy_parse(text, &p, &err);
@@ -100,8 +107,17 @@ static int set_policy(const cli_command_t *self, const char *option, const char 
         if (count != 1)
             return cli_usage_error(self, "'%s' takes one node, not '%s'", option, value), -1;
     }
+    if (!strcmp(var, "NUMAHEAP_POLICY")) st->policy = p, st->has_policy = 1;
     setenv(var, text, 1);
     return 1;
+}
+
+/* The memory policy option: local, as given by --localalloc or -l. */
+static int set_local(run_state_t *st) {
+    nh_policy_t p;
+    nh_policy_parse("local", &p, NULL);
+    st->policy = p, st->has_policy = 1;
+    return setenv("NUMAHEAP_POLICY", "local", 1), 1;
 }
 
 /* One option at argv[*i]: 1 if taken, 0 if not an option of run, -1 after an error report. */
@@ -118,11 +134,15 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
     if (!strncmp(arg, "--localalloc", 12) && (!arg[12] || arg[12] == '=')) {
         if (arg[12]) return cli_usage_error(self, "option '--localalloc' takes no value"), -1;
         if (claim_policy(self, st, arg)) return -1;
-        return setenv("NUMAHEAP_POLICY", "local", 1), 1;
+        return set_local(st);
     }
     if (!strcmp(arg, "-l")) {
         if (claim_policy(self, st, arg)) return -1;
-        return setenv("NUMAHEAP_POLICY", "local", 1), 1;
+        return set_local(st);
+    }
+    if (!strncmp(arg, "--heap-only", 11) && (!arg[11] || arg[11] == '=')) {
+        if (arg[11]) return cli_usage_error(self, "option '--heap-only' takes no value"), -1;
+        return st->heap_only = 1, 1;
     }
     const char *value;
     for (size_t k = 0; k < COUNT(policies); k++) {
@@ -130,7 +150,7 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
         if (got < 0) return -1;
         if (!got) continue;
         if (k == 0 && claim_policy(self, st, arg)) return -1;
-        return set_policy(self, policies[k].name, argv[*i], value, value, 0, policies[k].var);
+        return set_policy(self, st, policies[k].name, argv[*i], value, value, 0, policies[k].var);
     }
     for (size_t k = 0; k < COUNT(numactl_policies); k++) {
         int got = cli_option_value(self, argc, argv, i, numactl_policies[k].name, &value);
@@ -142,7 +162,7 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
         char text[4096];
         snprintf(text, sizeof text, "%s%s", numactl_policies[k].prefix, value);
         const char *name = arg[1] == '-' ? numactl_policies[k].name : (char[]){'-', arg[1], 0};
-        return set_policy(self, name, argv[*i], value, text,
+        return set_policy(self, st, name, argv[*i], value, text,
                           (int)strlen(numactl_policies[k].prefix), "NUMAHEAP_POLICY");
     }
     int got = cli_option_value(self, argc, argv, i, "--oci", &value);
@@ -156,6 +176,7 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
             char text[8192];
             nh_policy_format(&r.policy, text, sizeof text);
             setenv("NUMAHEAP_POLICY", text, 1);
+            st->policy = r.policy, st->has_policy = 1;
         }
         return 1;
     }
@@ -254,6 +275,21 @@ static int bind_cpus(const uint64_t *cpus) {
     return 0;
 }
 
+/* set_mempolicy(st's policy) for this process, which the program inherits through exec, as
+ * numactl sets it. 0, or -1 after one line saying what the kernel would not take. */
+static int set_kernel_policy(const cli_command_t *self, const run_state_t *st) {
+    if (!st->has_policy || st->heap_only) return 0;
+    nh_error_t err = {0};
+    if (nh_policy_apply_thread(&st->policy, &err) == 0) return 0;
+    char text[8192];
+    nh_policy_format(&st->policy, text, sizeof text);
+    return cli_usage_error(self,
+                           "%s '%s': the kernel policy cannot be set: %s (--heap-only: the heap "
+                           "alone follows it)",
+                           st->policy_option, text, err.msg),
+           -1;
+}
+
 static int run(const cli_command_t *self, int argc, char **argv) {
     int i = 1;
     run_state_t st = {0};
@@ -273,6 +309,7 @@ static int run(const cli_command_t *self, int argc, char **argv) {
     const char *lib = library_path(buf);
     if (!lib) return fprintf(stderr, "numaheap run: cannot find libnumaheap.so\n"), CLI_FAIL;
     if (st.cpu_option && bind_cpus(cpus)) return CLI_FAIL;
+    if (set_kernel_policy(self, &st)) return CLI_USAGE;
     const char *old = getenv("LD_PRELOAD");
     char preload[8192];
     snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
@@ -292,6 +329,8 @@ const cli_command_t cli_run = {
             "  --strict               memory on its node or ENOMEM (NUMAHEAP_STRICT=1)\n"
             "  --stats                per-node statistics at exit (NUMAHEAP_STATS=1)\n"
             "  --verbose              decisions and fallbacks on stderr (NUMAHEAP_VERBOSE=1)\n"
+            "  --heap-only            the memory policy steers the heap only; the kernel policy\n"
+            "                         stays as inherited\n"
             "numactl's spellings of --policy (one memory policy option at most):\n"
             "  -m, --membind NODES               bind:NODES\n"
             "  -i, --interleave NODES            interleave:NODES\n"
@@ -303,7 +342,10 @@ const cli_command_t cli_run = {
             "CPUs (sched_setaffinity before the program starts; one of the two):\n"
             "  -N, --cpunodebind NODES           the CPUs of NODES (online, with CPUs)\n"
             "  -C, --physcpubind CPUS            CPUS, a list as 0-3,5 or all (online)\n"
-            "Policies are checked before the program starts (see numaheap check --help).\n"
+            "Policies are checked before the program starts (see numaheap check --help). The\n"
+            "memory policy is also the program's kernel policy (set_mempolicy, as numactl sets\n"
+            "it): stacks and every mapping follow it; a policy the kernel cannot take (a mode or\n"
+            "flag it lacks, per-policy weights) is an error unless --heap-only is given.\n"
             "Exit status: the program's; 2 for a bad command line, 127 if it cannot be run.\n",
     .max_args = -1,
     .run = run,

@@ -4,6 +4,7 @@
 #
 #   tests/lab/lab.sh [T2|T4 ...]      all topologies by default
 #   NH_LAB_BUILD=build                the build tree holding the lab programs (built if missing)
+#   NH_JOBS=1                         parallel jobs of that build (default: CPUs)
 #   NH_LAB_KEEP=1                     keep the guest root tree (build/lab/root) for inspection
 #   NH_LAB_T2_APPEND="nhthp=never"    extra kernel arguments for T2 (nhthp=never|madvise sets the
 #                                     guest's transparent huge pages before the tests)
@@ -11,7 +12,7 @@
 #                                     (then: cd /lab && ./lab_placement; poweroff -f to leave)
 #
 # Topologies:
-#   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each
+#   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each, HMAT bandwidths 30 and 10 GB/s
 #   T4  kernel 6.12 (bookworm-backports), nodes 0-2 with a CPU each, node 2 small (256 MiB),
 #       node 3 memory-only (like CXL), SLIT distances set; weighted interleave weights 3:1
 #
@@ -30,7 +31,8 @@ scripts/deps.sh --lab
 if [[ ! -x $build/tests/lab/lab_placement ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" -j"$(nproc)" --target numaheap lab_placement lab_probe lab_locality >/dev/null
+cmake --build "$build" -j"${NH_JOBS:-$(nproc)}" --target numaheap numaheap-cli lab_placement lab_probe \
+    lab_locality >/dev/null
 
 # ---- kernels, downloaded once into the build tree ---------------------------------------------
 fetch_kernel() { # fetch_kernel PACKAGE [apt-get download options] -> path of vmlinuz
@@ -71,12 +73,12 @@ mkdir -p "$root"/{bin,proc,sys,dev,lab,usr/lib/x86_64-linux-gnu,lib64,tmp}
 ln -s usr/lib "$root/lib"
 cp /bin/busybox "$root/bin/"
 libdir=$root/usr/lib/x86_64-linux-gnu
-cp "$build"/tests/lab/{lab_placement,lab_probe,lab_locality} "$root/lab/"
+cp "$build"/tests/lab/{lab_placement,lab_probe,lab_locality} "$build/tools/numaheap" "$root/lab/"
 cp -L "$build/libnumaheap.so.0" "$libdir/"
 preloads=(/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
     /usr/lib/x86_64-linux-gnu/libmimalloc.so.2)
 for f in "${preloads[@]}"; do cp -L "$f" "$libdir/"; done
-for f in "$build"/tests/lab/lab_* "$build/libnumaheap.so.0" "${preloads[@]}"; do
+for f in "$build"/tests/lab/lab_* "$build/tools/numaheap" "$build/libnumaheap.so.0" "${preloads[@]}"; do
     ldd "$f" | awk '/=> \// { print $3 } /^\t\/lib64/ { print $1 }'
 done | sort -u | while read -r lib; do
     case $lib in
@@ -103,7 +105,7 @@ cd /lab
 echo "LAB-DIAG $(./lab_probe getcpu)"
 echo "LAB-DIAG thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled) $(grep -h MemFree /sys/devices/system/node/node*/meminfo | tr -s ' ' | tr '\n' ' ')"
 [ -n "$(arg nhthp)" ] && echo "$(arg nhthp)" > /sys/kernel/mm/transparent_hugepage/enabled
-NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe ./lab_placement 2>&1
+NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe NH_LAB_CLI=/lab/numaheap ./lab_placement 2>&1
 echo "LAB-RESULT $topo placement rc=$?"
 for wl in working-set producer-consumer; do
     ./lab_locality glibc $wl
@@ -148,9 +150,15 @@ status=0
 for t in "${topologies[@]}"; do
     case $t in
     T2)
-        BOOT_APPEND="${NH_LAB_T2_APPEND:-}" boot T2 "$(kernel_61)" -m 1024 -smp 2 \
+        # HMAT: node 0 30 GB/s, node 1 10 GB/s from their own CPUs (weighted:auto gives 3:1)
+        BOOT_APPEND="${NH_LAB_T2_APPEND:-}" boot T2 "$(kernel_61)" -machine hmat=on -m 1024 -smp 2 \
             -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
-            -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1
+            -numa node,nodeid=0,cpus=0,memdev=m0,initiator=0 \
+            -numa node,nodeid=1,cpus=1,memdev=m1,initiator=1 \
+            -numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=30G \
+            -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=5G \
+            -numa hmat-lb,initiator=1,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=15G \
+            -numa hmat-lb,initiator=1,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=10G
         ;;
     T4)
         BOOT_APPEND="nhsmall=2" boot T4 "$(kernel_612)" -m 1920 -smp 3 \

@@ -4,14 +4,25 @@
  *   where                         numaheap's policy and where 4 MiB of malloc'd pages are
  *   exhaust NODE MB               nh_malloc_onnode 1 MiB at a time up to MB, touching each
  *   exhaust-strict-flag NODE MB   the same with nh_alloc_onnode(..., NH_ALLOC_STRICT)
- *   large                         pages of a touched 64 MiB malloc per node */
+ *   large                         pages of a touched 64 MiB malloc per node
+ *   exhaust-malloc MB             malloc 1 MiB at a time up to MB, touching each, counting pages
+ *                                 outside numaheap's policy nodes (run under a bind policy)
+ *   exhaust-policy POLICY MB      the same with nh_malloc_policy(POLICY)
+ *   kpolicy                       the process's kernel policy (get_mempolicy), compact form
+ *   policy-of                     nh_policy_of a touched 1 MiB malloc, and where its pages are
+ *   spread N                      N threads, one after another, each allocating once: how many
+ *                                 numaheap put on each node (routing of interleave/weighted)
+ *   mmap                          where 4 MiB of the probe's own touched mmap are (the kernel
+ *                                 policy's doing: numaheap does not manage it) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "numaheap.h"
@@ -77,6 +88,115 @@ static int cmd_exhaust(int node, int mb, unsigned flags) {
     return 0;
 }
 
+/* Pages of [p, p+len) the kernel reports outside set. */
+static size_t outside(const char *p, size_t len, const nh_nodemask_t *set) {
+    static int where[256];
+    size_t n = 0;
+    nh_pages_where(p, len, where, len / PAGE);
+    for (size_t i = 0; i < len / PAGE; i++)
+        n += !nh_nodemask_isset(set, where[i]);
+    return n;
+}
+
+static int cmd_exhaust_bind(const char *policy, int mb) {
+    nh_policy_t pol;
+    nh_error_t err;
+    if (policy ? nh_policy_parse(policy, &pol, &err) : nh_heap_policy(&pol, NULL))
+        return fprintf(stderr, "lab_probe: policy: %s\n", policy ? err.msg : "none"), 2;
+    size_t chunk = 1u << 20, elsewhere = 0;
+    int got = 0, err_no = 0, per_node[64] = {0};
+    for (; got < mb; got++) {
+        errno = 0;
+        char *p = policy ? nh_malloc_policy(chunk, &pol) : malloc(chunk);
+        if (!p) {
+            err_no = errno;
+            break;
+        }
+        memset(p, 1, chunk);
+        elsewhere += outside(p, chunk, &pol.nodes);
+        int w;
+        if (nh_pages_where(p, PAGE, &w, 1) == 1 && w >= 0 && w < 64) per_node[w]++;
+    }
+    printf("exhaust-bind got=%d errno=%d elsewhere=%zu", got, err_no, elsewhere);
+    for (int n = 0; n < 64; n++)
+        if (per_node[n]) printf(" node%d=%d", n, per_node[n]);
+    printf(" \n");
+    return 0;
+}
+
+static int cmd_mmap(void) {
+    size_t len = 4u << 20, npages = len / PAGE;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return perror("mmap"), 3;
+    memset(p, 1, len);
+    static int where[1024];
+    nh_pages_where(p, len, where, npages);
+    int same = 1;
+    for (size_t i = 1; i < npages; i++)
+        same &= where[i] == where[0];
+    if (same)
+        printf("mmap pages=all-on-%d\n", where[0]);
+    else
+        printf("mmap pages=mixed\n");
+    return 0;
+}
+
+static void *spread_thread(void *arg) {
+    char *volatile p = malloc(64); /* the first allocation routes the thread */
+    p[0] = 1;
+    *(int *)arg = nh_current_node();
+    free(p);
+    return NULL;
+}
+
+static int cmd_spread(int n) {
+    int count[64] = {0};
+    for (int i = 0; i < n; i++) {
+        int node = -1;
+        pthread_t t;
+        pthread_create(&t, NULL, spread_thread, &node);
+        pthread_join(t, NULL);
+        if (node >= 0 && node < 64) count[node]++;
+    }
+    nh_policy_t small;
+    char text[512];
+    nh_heap_policy(&small, NULL);
+    nh_policy_format(&small, text, sizeof text);
+    printf("spread");
+    for (int i = 0; i < 64; i++)
+        if (count[i]) printf(" node%d=%d", i, count[i]);
+    printf(" policy=%s\n", text);
+    return 0;
+}
+
+static int cmd_policy_of(void) {
+    size_t len = 1u << 20;
+    char *p = malloc(len), text[512];
+    memset(p, 1, len);
+    nh_policy_t pol;
+    if (nh_policy_of(p, &pol)) return perror("nh_policy_of"), 3;
+    nh_policy_format(&pol, text, sizeof text);
+    static int where[256];
+    nh_pages_where(p, len, where, len / PAGE);
+    int count[64] = {0};
+    for (size_t i = 0; i < len / PAGE; i++)
+        if (where[i] >= 0 && where[i] < 64) count[where[i]]++;
+    printf("policy-of=%s", text);
+    for (int n = 0; n < 64; n++)
+        if (count[n]) printf(" node%d=%d", n, count[n]);
+    printf(" \n");
+    return 0;
+}
+
+static int cmd_kpolicy(void) {
+    nh_policy_t p;
+    char text[512];
+    if (nh_policy_get_thread(&p)) return perror("get_mempolicy"), 3;
+    nh_policy_format(&p, text, sizeof text);
+    printf("kpolicy=%s\n", text);
+    return 0;
+}
+
 static int cmd_large(void) {
     size_t len = 64u << 20, npages = len / PAGE;
     char *p = malloc(len);
@@ -85,10 +205,14 @@ static int cmd_large(void) {
     nh_pages_where(p, len, where, npages);
     for (size_t i = 0; i < npages; i++)
         if (where[i] >= 0) count[where[i]]++;
+    nh_policy_t large;
+    char text[512];
+    nh_heap_policy(NULL, &large);
+    nh_policy_format(&large, text, sizeof text);
     printf("large node_of=%d", nh_node_of(p));
     for (int n = 0; n <= nh_max_node(); n++)
         if (count[n]) printf(" node%d=%d", n, count[n]);
-    printf("\n");
+    printf(" policy=%s\n", text);
     return 0;
 }
 
@@ -117,6 +241,14 @@ int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "exhaust-strict-flag"))
         return cmd_exhaust(atoi(argv[2]), atoi(argv[3]), NH_ALLOC_STRICT);
     if (argc >= 2 && !strcmp(argv[1], "large")) return cmd_large();
+    if (argc >= 2 && !strcmp(argv[1], "kpolicy")) return cmd_kpolicy();
+    if (argc >= 2 && !strcmp(argv[1], "policy-of")) return cmd_policy_of();
+    if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
+    if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
+    if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))
+        return cmd_exhaust_bind(NULL, atoi(argv[2]));
+    if (argc >= 4 && !strcmp(argv[1], "exhaust-policy"))
+        return cmd_exhaust_bind(argv[2], atoi(argv[3]));
     fprintf(stderr, "usage: lab_probe setpolicy|where|exhaust|large ...\n");
     return 2;
 }

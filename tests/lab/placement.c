@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,13 @@ static size_t pages_on(const void *p, size_t len, int node, size_t *total) {
 
 static void touch(void *p, size_t len) {
     memset(p, 0x5a, len);
+}
+
+static int mask_count_of(const nh_nodemask_t *m) {
+    int c = 0;
+    for (int i = 0; i < NH_MAX_NODES; i++)
+        c += nh_nodemask_isset(m, i);
+    return c;
 }
 
 static int all_on(const void *p, size_t len, int node) {
@@ -367,18 +375,31 @@ static void migrate_then_repair_moves_pages_home(void **s) {
 
 /* ---- large objects ------------------------------------------------------------------------- */
 
+static int has_hmat(void);
+
 static void large_objects_interleaved(void **s) {
     int nodes[64], k = node_list(nodes, 0);
     size_t len = 64u << 20;
     char *p = malloc(len);
     assert_int_equal(nh_node_of(p), NH_NODE_INTERLEAVED);
     touch(p, len);
-    size_t total, sum = 0;
+    /* the default: interleave, or weighted where the machine reports differing bandwidths
+     * (T2's HMAT: 3:1, spread by the 2 MiB userspace stripe) */
+    nh_policy_t large;
+    assert_int_equal(nh_heap_policy(NULL, &large), 0);
+    unsigned wsum = 0;
+    for (int i = 0; i < k; i++)
+        wsum += large.weights[nodes[i]] ? large.weights[nodes[i]] : 1;
+    if (has_hmat()) assert_int_equal(large.mode, NH_MPOL_WEIGHTED_INTERLEAVE);
+    size_t total, sum = 0, slack = large.mode == NH_MPOL_WEIGHTED_INTERLEAVE ? 512 : 2;
     for (int i = 0; i < k; i++) {
         size_t on = pages_on(p, len, nodes[i], &total);
+        unsigned w = large.weights[nodes[i]] ? large.weights[nodes[i]] : 1;
+        size_t share = total * w / wsum;
         sum += on;
-        /* an even share each, give or take a page per node */
-        assert_true(on + 2 >= total / (size_t)k && on <= total / (size_t)k + 2);
+        /* its share each, give or take a page per node (a stripe unit when weighted) */
+        if (on + slack < share || on > share + slack)
+            fail_msg("node %d: %zu of %zu pages, want %zu", nodes[i], on, total, share);
     }
     assert_int_equal(sum, total);
     free(p);
@@ -464,6 +485,248 @@ static void exhaustion_strict_api_flag_enomem(void **s) {
         fail_msg("%s", out);
 }
 
+/* The node a bind test fills: the small one where the topology has it, else the last, and
+ * MiB enough to overflow it. */
+static int fill_target(int *mb) {
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    int nodes[64], k = node_list(nodes, 0);
+    int node = small && *small ? atoi(small) : nodes[k - 1];
+    nh_node_info_t info;
+    assert_int_equal(nh_node_info(node, &info), 0);
+    *mb = (int)(info.mem_total >> 20) + 100;
+    return node;
+}
+
+/* NUMAHEAP_POLICY=bind:N is the kernel's bind: a node filled under it gives ENOMEM (the process
+ * lives), and move_pages shows no page of any block on another node. */
+static void bind_policy_exhaustion_enomem(void **s) {
+    int mb, node = fill_target(&mb);
+    char env[64], mbs[16];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d", node);
+    snprintf(mbs, sizeof mbs, "%d", mb);
+    char *argv[] = {(char *)probe_path(), "exhaust-malloc", mbs, NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ") || strstr(out, " got=0 "))
+        fail_msg("%s", out);
+}
+
+/* The API's bind (nh_malloc_policy) likewise, in a process with the default policy. */
+static void bind_api_exhaustion_enomem(void **s) {
+    int mb, node = fill_target(&mb);
+    char pol[32], mbs[16];
+    snprintf(pol, sizeof pol, "bind:%d", node);
+    snprintf(mbs, sizeof mbs, "%d", mb);
+    char *argv[] = {(char *)probe_path(), "exhaust-policy", pol, mbs, NULL};
+    char *out = run_probe(argv, NULL, NULL);
+    print_message("%s: %s", pol, out);
+    if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ") || strstr(out, " got=0 "))
+        fail_msg("%s", out);
+}
+
+/* bind over two nodes: the first one filled, allocation goes on in the other (MPOL_BIND's
+ * fallback within its set), never outside the set. */
+static void bind_two_nodes_spills_within_set(void **s) {
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    if (!small || !*small) skip();
+    int nodes[64], k = node_list(nodes, 0);
+    int other = nodes[k - 1] != atoi(small) ? nodes[k - 1] : nodes[k - 2]; /* the far one */
+    char env[64];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%s,%d", small, other);
+    char *argv[] = {(char *)probe_path(), "exhaust-malloc", "320", NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    char want[32], want_small[32];
+    snprintf(want, sizeof want, "node%d=", other);
+    snprintf(want_small, sizeof want_small, "node%s=", small);
+    if (!strstr(out, "got=320 ") || !strstr(out, "elsewhere=0 ") || !strstr(out, want) ||
+        !strstr(out, want_small))
+        fail_msg("%s", out);
+}
+
+/* ---- read-backs and numaheap run: the kernel's own answer for every mode -------------------- */
+
+/* nh_policy_of (get_mempolicy(MPOL_F_ADDR)) reads back what nh_policy_apply_range set, for every
+ * mode and flag this kernel has, and the pages went where the mode says. */
+static void policy_of_every_mode(void **s) {
+    int nodes[64], k = node_list(nodes, 0);
+    int a = nodes[0], b = nodes[k - 1];
+    char texts[12][64];
+    int n = 0;
+    snprintf(texts[n++], 64, "bind:%d", b);
+    snprintf(texts[n++], 64, "bind:%d,%d", a, b);
+    snprintf(texts[n++], 64, "bind:%d/static", b);
+    snprintf(texts[n++], 64, "bind:%d/balancing", b);
+    snprintf(texts[n++], 64, "interleave:%d,%d", a, b);
+    snprintf(texts[n++], 64, "interleave:0-1/relative");
+    snprintf(texts[n++], 64, "preferred:%d", b);
+    snprintf(texts[n++], 64, "preferred:%d/static", b);
+    snprintf(texts[n++], 64, "preferred-many:%d,%d", a, b);
+    snprintf(texts[n++], 64, "weighted:%d,%d", a, b);
+    snprintf(texts[n++], 64, "local");
+    size_t len = 64 * PAGE;
+    int checked = 0;
+    for (int i = 0; i < n; i++) {
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(p != MAP_FAILED);
+        nh_policy_t want, got;
+        nh_error_t err;
+        if (nh_policy_parse(texts[i], &want, &err)) fail_msg("%s: %s", texts[i], err.msg);
+        int rc = nh_policy_apply_range(p, len, &want, &err);
+        if (rc == -NH_ERR_UNSUPPORTED) {
+            print_message("%s: %s (skipped)\n", texts[i], err.msg);
+            munmap(p, len);
+            continue;
+        }
+        if (rc) fail_msg("%s: %s", texts[i], err.msg);
+        touch(p, len);
+        assert_int_equal(nh_policy_of(p + len / 2, &got), 0);
+        char back[64];
+        nh_policy_format(&got, back, sizeof back);
+        if (!nh_policy_equal(&want, &got)) fail_msg("applied %s, read back %s", texts[i], back);
+        if (want.mode == NH_MPOL_BIND && mask_count_of(&want.nodes) == 1)
+            assert_true(all_on(p, len, b));
+        munmap(p, len);
+        checked++;
+    }
+    print_message("policy_of: %d of %d modes checked\n", checked, n);
+    assert_true(checked >= 9);
+    nh_policy_t got;
+    assert_int_equal(nh_policy_of(NULL, &got), -EFAULT);
+}
+
+/* numaheap run sets the program's kernel policy (as numactl does): the program reads it back,
+ * and memory numaheap does not manage (its own mmap) lands by it. */
+static void cli_run_sets_kernel_policy(void **s) {
+    const char *cli = getenv("NH_LAB_CLI");
+    if (!cli || access(cli, X_OK)) skip();
+    int nodes[64], k = node_list(nodes, 0);
+    char pols[4][64], want[320];
+    snprintf(pols[0], 64, "bind:%d", nodes[k - 1]);
+    snprintf(pols[1], 64, "interleave:%d,%d", nodes[0], nodes[k - 1]);
+    snprintf(pols[2], 64, "preferred:%d", nodes[k - 1]);
+    snprintf(pols[3], 64, "preferred-many:%d,%d", nodes[0], nodes[k - 1]);
+    for (int i = 0; i < 4; i++) {
+        char *argv[] = {(char *)cli,          "run",     "--policy", pols[i], "--",
+                        (char *)probe_path(), "kpolicy", NULL};
+        char *out = run_probe(argv, NULL, NULL);
+        nh_policy_t p;
+        char canon[128];
+        assert_int_equal(nh_policy_parse(pols[i], &p, NULL), 0);
+        nh_policy_format(&p, canon, sizeof canon); /* "0,1" reads back as "0-1" */
+        snprintf(want, sizeof want, "kpolicy=%s\n", canon);
+        if (strcmp(out, want)) fail_msg("run --policy %s: %s", pols[i], out);
+    }
+    char node[16];
+    snprintf(node, sizeof node, "%d", nodes[k - 1]);
+    char *argv[] = {(char *)cli, "run", "-m", node, "--", (char *)probe_path(), "mmap", NULL};
+    char *out = run_probe(argv, NULL, NULL);
+    snprintf(want, sizeof want, "mmap pages=all-on-%d", nodes[k - 1]);
+    if (!strstr(out, want)) fail_msg("run -m %s: %s", node, out);
+}
+
+/* Threads under weighted:A=3,B=1 are spread 3:1 (smooth weighted round-robin: 8 threads in a
+ * row are 6 and 2 whatever came before, since every 4 picks hold 3 and 1); interleave evenly. */
+static void weighted_threads_follow_weights(void **s) {
+    int nodes[64], k = node_list(nodes, 0);
+    char env[96], want[64];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=weighted:%d=3,%d=1", nodes[0], nodes[1]);
+    char *argv[] = {(char *)probe_path(), "spread", "8", NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    snprintf(want, sizeof want, "spread node%d=6 node%d=2 ", nodes[0], nodes[1]);
+    if (!strstr(out, want)) fail_msg("%s", out);
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=interleave:%d,%d", nodes[0], nodes[k - 1]);
+    out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    snprintf(want, sizeof want, "spread node%d=4 node%d=4 ", nodes[0], nodes[k - 1]);
+    if (!strstr(out, want)) fail_msg("%s", out);
+}
+
+/* weighted:auto resolved in a child (the policy= it prints): its weights per node, their sum. */
+static int resolved_weights(const char *out, int *w) {
+    const char *t = strstr(out, "policy=");
+    assert_non_null(t);
+    char text[512];
+    snprintf(text, sizeof text, "%.*s", (int)strcspn(t + 7, " \n"), t + 7);
+    nh_policy_t p;
+    nh_error_t err;
+    if (nh_policy_parse(text, &p, &err)) fail_msg("%s: %s", text, err.msg);
+    int sum = 0;
+    for (int n = 0; n < 64; n++) {
+        w[n] = nh_nodemask_isset(&p.nodes, n) ? (p.weights[n] ? p.weights[n] : 1) : 0;
+        sum += w[n];
+    }
+    return sum;
+}
+
+/* Count of nodeN=COUNT in out, 0 if absent. */
+static int count_of(const char *out, int node) {
+    char key[32];
+    snprintf(key, sizeof key, " node%d=", node);
+    const char *c = strstr(out, key);
+    return c ? atoi(c + strlen(key)) : 0;
+}
+
+static int has_hmat(void) {
+    return access("/sys/devices/system/node/node0/access0/initiators/read_bandwidth", R_OK) == 0;
+}
+
+/* weighted:auto: weights from the machine (HMAT bandwidth in the HMAT guest: 30 and 10 GB/s,
+ * so 3:1; equal where nothing is reported), and the large objects' pages (move_pages) and the
+ * threads follow them. */
+static void weighted_auto_follows_bandwidth(void **s) {
+    char *argv[] = {(char *)probe_path(), "large", NULL};
+    char *out = run_probe(argv, "NUMAHEAP_LARGE_POLICY=weighted:auto", NULL);
+    print_message("weighted:auto large: %s", out);
+    int w[64], sum = resolved_weights(out, w);
+    if (has_hmat() && !strstr(out, "policy=weighted:0=3,1=1")) fail_msg("HMAT 3:1: %s", out);
+    for (int n = 0; n < 64; n++) {
+        int want = 16384 * w[n] / sum, got = count_of(out, n);
+        if (got < want - 512 || got > want + 512)
+            fail_msg("node %d: %d pages, want %d (%s)", n, got, want, out);
+    }
+    char *targv[] = {(char *)probe_path(), "spread", "8", NULL};
+    out = run_probe(targv, "NUMAHEAP_POLICY=weighted:auto", NULL);
+    print_message("weighted:auto threads: %s", out);
+    sum = resolved_weights(out, w);
+    if (8 % sum) return; /* 8 threads cannot show these weights exactly */
+    for (int n = 0; n < 64; n++)
+        if (count_of(out, n) != 8 * w[n] / sum)
+            fail_msg("node %d: %d threads, want %d (%s)", n, count_of(out, n), 8 * w[n] / sum, out);
+}
+
+/* bind:SET/balancing marks the heap's committed memory MPOL_BIND|MPOL_F_NUMA_BALANCING over the
+ * set (the kernel's word, nh_policy_of), its pages in the set; and a filled node under it still
+ * gives ENOMEM, not the OOM killer (populated under preferred before the marking). */
+static void bind_balancing_marks_heap(void **s) {
+    nh_caps_t caps;
+    nh_kernel_caps(&caps);
+    if (!caps.numa_balancing) skip();
+    int nodes[64], k = node_list(nodes, 0);
+    char env[64], want[128];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d,%d/balancing", nodes[0], nodes[k - 1]);
+    char *argv[] = {(char *)probe_path(), "policy-of", NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env, out);
+    nh_policy_t p;
+    char canon[64];
+    assert_int_equal(nh_policy_parse(env + 16, &p, NULL), 0);
+    nh_policy_format(&p, canon, sizeof canon);
+    snprintf(want, sizeof want, "policy-of=%s ", canon);
+    if (strncmp(out, want, strlen(want))) fail_msg("want %s: %s", want, out);
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    if (!small || !*small) return;
+    int mb, node = fill_target(&mb);
+    char mbs[16];
+    snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d/balancing", node);
+    snprintf(mbs, sizeof mbs, "%d", mb);
+    char *fargv[] = {(char *)probe_path(), "exhaust-malloc", mbs, NULL};
+    out = run_probe(fargv, env, NULL);
+    print_message("%s: %s", env, out);
+    if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ")) fail_msg("%s", out);
+}
+
 static void realloc_keeps_node(void **s) {
     int nodes[64], k = node_list(nodes, 0);
     for (int i = 0; i < k; i++) {
@@ -507,6 +770,14 @@ int main(void) {
         cmocka_unit_test(exhaustion_preferred_falls_back),
         cmocka_unit_test(exhaustion_strict_bind_enomem),
         cmocka_unit_test(exhaustion_strict_api_flag_enomem),
+        cmocka_unit_test(bind_policy_exhaustion_enomem),
+        cmocka_unit_test(bind_api_exhaustion_enomem),
+        cmocka_unit_test(bind_two_nodes_spills_within_set),
+        cmocka_unit_test(policy_of_every_mode),
+        cmocka_unit_test(cli_run_sets_kernel_policy),
+        cmocka_unit_test(weighted_threads_follow_weights),
+        cmocka_unit_test(bind_balancing_marks_heap),
+        cmocka_unit_test(weighted_auto_follows_bandwidth),
         cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),
     };

@@ -125,6 +125,44 @@ static void apply_range_and_read_back(void **s) {
     munmap(p, len);
 }
 
+/* nh_policy_of is get_mempolicy(MPOL_F_ADDR): what was mbind'ed, for every mode this kernel
+ * has, with its flags; default where nothing was; the kernel's errors for bad addresses. */
+static void policy_of_reads_what_was_applied(void **s) {
+    static const char *const modes[] = {"bind:0",
+                                        "bind:0/static",
+                                        "bind:0/balancing",
+                                        "interleave:0",
+                                        "interleave:0/relative",
+                                        "preferred:0",
+                                        "preferred-many:0",
+                                        "weighted:0",
+                                        "local"};
+    size_t len = 4 * 4096;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    nh_policy_t got;
+    assert_int_equal(nh_policy_of(p, &got), 0);
+    assert_int_equal(got.mode, NH_MPOL_DEFAULT); /* no mbind yet */
+    int checked = 0;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        nh_policy_t want;
+        assert_int_equal(nh_policy_parse(modes[i], &want, NULL), 0);
+        if (nh_policy_apply_range(p, len, &want, NULL) == -NH_ERR_UNSUPPORTED) continue;
+        assert_int_equal(nh_policy_of(p + 4096 + 7, &got), 0);
+        char text[128];
+        nh_policy_format(&got, text, sizeof text);
+        if (!nh_policy_equal(&got, &want)) fail_msg("applied %s, read back %s", modes[i], text);
+        checked++;
+    }
+    assert_true(checked >= 6);
+    assert_int_equal(nh_policy_of(p, NULL), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    munmap(p, len);
+    assert_int_equal(nh_policy_of(p, &got), -EFAULT); /* unmapped now */
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(nh_policy_of(NULL, &got), -EFAULT);
+}
+
 static void unsupported_mode_is_distinct_error(void **s) {
     nh_caps_t real = *kernel_caps(), old = real;
     old.weighted_interleave = old.preferred_many = old.numa_balancing = 0; /* a 5.10 kernel */
@@ -199,6 +237,7 @@ int main(void) {
         cmocka_unit_test(caps_probe_leaves_thread_policy),
         cmocka_unit_test(apply_read_back_every_mode),
         cmocka_unit_test(apply_range_and_read_back),
+        cmocka_unit_test(policy_of_reads_what_was_applied),
         cmocka_unit_test(unsupported_mode_is_distinct_error),
         cmocka_unit_test(custom_weights_are_not_silently_dropped),
         cmocka_unit_test(invalid_policy_not_applied),

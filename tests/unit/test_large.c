@@ -63,6 +63,37 @@ static void stripe_unweighted_and_ragged(void **s) {
     assert_int_equal(p.order[7], 2);
 }
 
+/* The userspace stripe (weights the kernel cannot express) prefers each run's node: a full
+ * node falls back, where MPOL_BIND would have ended in the OOM killer. Fake bind hook. */
+static struct { int calls, modes_not_preferred, nodes[16]; } seen;
+
+static int record_bind(void *addr, size_t size, int mode, const nh_nodemask_t *nodes) {
+    if (mode != MPOL_PREFERRED) seen.modes_not_preferred++;
+    if (seen.calls < 16) seen.nodes[seen.calls] = mask_next(nodes, 0);
+    seen.calls++;
+    return 0;
+}
+
+static void stripe_runs_are_preferred_not_bound(void **s) {
+    config_t c = heap_config;
+    policy_init(&c.large_policy, NH_MPOL_WEIGHTED_INTERLEAVE);
+    nh_nodemask_set(&c.large_policy.nodes, 0);
+    nh_nodemask_set(&c.large_policy.nodes, 1);
+    c.large_policy.weights[0] = 3; /* node 1 has no kernel weight here: a stripe */
+    c.large_policy.weights[1] = 1;
+    large_init(&c);
+    os_hooks_t saved = os_hooks;
+    os_hooks.bind = record_bind;
+    int e = large_bind((void *)(1ul << 40), 16u << 20);
+    os_hooks = saved;
+    large_init(&heap_config);
+    assert_int_equal(e, 0);
+    assert_int_equal(seen.calls, 8 / 4 * 2); /* 2 MiB units: 3 + 1 runs per 8 MiB, twice */
+    assert_int_equal(seen.modes_not_preferred, 0);
+    assert_int_equal(seen.nodes[0], 0);
+    assert_int_equal(seen.nodes[1], 1);
+}
+
 static void large_objects_are_interleaved(void **s) {
     size_t n = heap_large_threshold;
     assert_int_equal(n, 64u << 20); /* the default */
@@ -135,6 +166,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stripe_weights_3_to_1),
         cmocka_unit_test(stripe_unweighted_and_ragged),
+        cmocka_unit_test(stripe_runs_are_preferred_not_bound),
         cmocka_unit_test(large_objects_are_interleaved),
         cmocka_unit_test(below_threshold_stays_on_node),
         cmocka_unit_test(realloc_calloc_aligned_across_threshold),

@@ -217,6 +217,76 @@ static void rule_nodes_must_be_allowed(void **s) {
     assert_int_equal(policy_parse("bind:5/relative", &t, &p, &err), 0);
 }
 
+/* What the kernel's mpol_set_nodemask computes: plain and static nodes intersected with the
+ * usable ones, relative nodes folded modulo their count and mapped onto them in order. */
+static void effective_nodes_static_relative(void **s) {
+    nh_nodemask_t usable, out, want;
+    nh_error_t err;
+    nh_policy_t p;
+    mask_zero(&usable);
+    nh_nodemask_set(&usable, 1);
+    nh_nodemask_set(&usable, 3);
+    assert_int_equal(policy_parse("bind:0-1", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out);
+    mask_zero(&want);
+    nh_nodemask_set(&want, 1);
+    assert_true(mask_equal(&out, &want));
+    assert_int_equal(policy_parse("bind:0,2/static", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out);
+    assert_true(mask_empty(&out));
+    assert_int_equal(policy_parse("bind:0/relative", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out); /* the first usable node */
+    assert_true(mask_equal(&out, &want));
+    assert_int_equal(policy_parse("interleave:1-2/relative", &topo, &p, &err), 0);
+    policy_effective_nodes(&p, &usable, &out); /* 1 -> node 3, 2 folds onto 0 -> node 1 */
+    nh_nodemask_set(&want, 3);
+    assert_true(mask_equal(&out, &want));
+    mask_zero(&usable);
+    policy_effective_nodes(&p, &usable, &out);
+    assert_true(mask_empty(&out));
+}
+
+/* weighted:auto: the kernel's weights where it computes them, else HMAT bandwidth (min of read
+ * and write, scaled and reduced), else equal. Fake sysfs trees. */
+static void auto_weights_sources(void **s) {
+    char dir[64] = "/tmp/nh-weights-XXXXXX", wi[128], nodes_dir[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(wi, sizeof wi, "%s/wi", dir);
+    snprintf(nodes_dir, sizeof nodes_dir, "%s/node", dir);
+    fake_topo_write(dir, "wi/node0", "1\n");
+    fake_topo_write(dir, "node/node0/access0/initiators/read_bandwidth", "30000\n");
+    fake_topo_write(dir, "node/node0/access0/initiators/write_bandwidth", "40000\n");
+    fake_topo_write(dir, "node/node1/access0/initiators/read_bandwidth", "10000\n");
+    fake_topo_write(dir, "node/node1/access0/initiators/write_bandwidth", "10000\n");
+    nh_nodemask_t two, three;
+    mask_zero(&two);
+    nh_nodemask_set(&two, 0);
+    nh_nodemask_set(&two, 1);
+    three = two;
+    nh_nodemask_set(&three, 2);
+    uint8_t w[NH_MAX_NODES] = {0};
+    assert_int_equal(weights_auto(wi, nodes_dir, &two, w), NH_WEIGHTS_HMAT);
+    assert_int_equal(w[0], 3); /* 30000 : 10000 */
+    assert_int_equal(w[1], 1);
+    assert_int_equal(weights_auto(wi, nodes_dir, &three, w), NH_WEIGHTS_EQUAL); /* no node 2 */
+    assert_int_equal(w[0], 1);
+    assert_int_equal(w[2], 1);
+    fake_topo_write(dir, "wi/auto", "true\n");
+    assert_int_equal(weights_auto(wi, nodes_dir, &two, w), NH_WEIGHTS_KERNEL);
+    assert_int_equal(w[0], 0); /* the kernel's system-wide weights */
+    assert_int_equal(w[1], 0);
+    fake_topo_remove(dir);
+    /* the compact form: every usable node of the (fake) machine */
+    nh_policy_t p;
+    nh_error_t err;
+    assert_int_equal(policy_parse("weighted:auto", &topo, &p, &err), 0);
+    assert_int_equal(p.mode, NH_MPOL_WEIGHTED_INTERLEAVE);
+    nh_nodemask_t usable;
+    topo_usable(&topo, &usable);
+    assert_true(mask_equal(&p.nodes, &usable));
+    assert_int_equal(policy_parse("bind:auto", &topo, &p, &err), NH_ERR_SYNTAX);
+}
+
 static void rule_node_beyond_maximum(void **s) {
     assert_int_equal(parse_rc("bind:8"), NH_ERR_NODE_RANGE);
     nh_policy_t p;
@@ -406,6 +476,8 @@ int main(void) {
         cmocka_unit_test(rule_modes_need_nodes),
         cmocka_unit_test(rule_nodes_must_exist),
         cmocka_unit_test(rule_nodes_must_be_allowed),
+        cmocka_unit_test(effective_nodes_static_relative),
+        cmocka_unit_test(auto_weights_sources),
         cmocka_unit_test(rule_node_beyond_maximum),
         cmocka_unit_test(rule_node_without_memory),
         cmocka_unit_test(rule_mode_and_flag_names_exact),
