@@ -8,7 +8,8 @@
 // needs of the runtime (the new-handler, throwing std::bad_alloc) is reached through weak
 // references, which resolve to the program's libstdc++ whenever the program is C++ (the only
 // kind that calls operator new). Built with -fno-exceptions: nothing here catches, so a
-// nothrow new whose new-handler throws lets that exception through instead of returning null.
+// nothrow new whose new-handler throws lets that exception through instead of returning null,
+// and a program with a static, unexported libstdc++ gets abort() where bad_alloc is due.
 #include <cerrno>
 #include <cstdlib>
 #include <new>
