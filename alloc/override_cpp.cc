@@ -45,23 +45,25 @@ std::new_handler new_handler() {
     return nh_cxx_get_new_handler ? nh_cxx_get_new_handler() : nullptr;
 }
 
-void *alloc_or_throw(std::size_t n, std::size_t align) {
+/* new's loop: allocate, else run the new-handler and try again; with no handler, throw
+ * std::bad_alloc or (nothrow) return null. */
+void *alloc_loop(std::size_t n, std::size_t align, bool nothrow) {
     for (;;) {
         void *p = align ? aligned_alloc(align, n ? n : 1) : malloc(n ? n : 1);
         if (p) return p;
         std::new_handler h = new_handler();
-        if (!h) throw_bad_alloc();
+        if (!h) {
+            if (nothrow) return nullptr;
+            throw_bad_alloc();
+        }
         h();
     }
 }
+void *alloc_or_throw(std::size_t n, std::size_t align) {
+    return alloc_loop(n, align, false);
+}
 void *alloc_nothrow(std::size_t n, std::size_t align) noexcept {
-    for (;;) {
-        void *p = align ? aligned_alloc(align, n ? n : 1) : malloc(n ? n : 1);
-        if (p) return p;
-        std::new_handler h = new_handler();
-        if (!h) return nullptr;
-        h();
-    }
+    return alloc_loop(n, align, true);
 }
 } // namespace
 

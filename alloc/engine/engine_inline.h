@@ -11,14 +11,20 @@
 NH_HIDDEN void *nhe_malloc_generic(size_t size, bool zero);
 NH_HIDDEN void nhe_free_slow(void *p);
 
+/* The end of every owner's free: one block fewer in use; a page that empties (unless it is the
+ * class's current one) or was parked full goes back to the front of its queue. */
+static inline void nhe_owner_freed(segment_t *seg, page_t *pg) {
+    uint32_t used = pg->used - 1;
+    NHE_STORE(pg->used, used);
+    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
+}
+
 /* The owner's free: a push onto the page's local list, no atomic instruction. */
 static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
     b->next = nhe_encode(pg, pg->local_free);
     b->key = pg->key;
     pg->local_free = b;
-    uint32_t used = pg->used - 1;
-    NHE_STORE(pg->used, used);
-    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
+    nhe_owner_freed(seg, pg);
 }
 
 static inline void *engine_malloc(size_t size) {
@@ -59,18 +65,15 @@ static inline void *engine_calloc(size_t n, size_t size) {
 /* The owner's free of block i of a bitmap page: set its bit, unless it is set already. */
 static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
     uint64_t bits = pg->local_bits, bit = nhe_bit(i);
+    uintptr_t blk = nhe_block_at(pg, i);
     if (NH_UNLIKELY((bits | pg->free_bits) & bit))
-        nhe_fatal("free(): double free detected",
-                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
+        nhe_fatal("free(): double free detected", (void *)blk);
     NHE_STORE(pg->local_bits, bits | bit);
-    if (NH_UNLIKELY(pg->block_size > MEDIUM_MAX) && NHE_CHECKS) {
-        uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
+    if (nhe_has_canary(pg)) {
         *(uintptr_t *)blk = nhe_canary(pg, blk);
         pg->canary_bits |= bit;
     }
-    uint32_t used = pg->used - 1;
-    NHE_STORE(pg->used, used);
-    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
+    nhe_owner_freed(seg, pg);
 }
 
 static inline void engine_free(void *p) {

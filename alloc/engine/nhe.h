@@ -133,6 +133,10 @@ static inline segment_t *nhe_seg_of(uintptr_t a) {
 static inline uintptr_t nhe_seg_base(const segment_t *s) {
     return (uintptr_t)s & ~SEG_MASK;
 }
+/* The first byte of page slot idx of s (page 0's blocks start after the header). */
+static inline uintptr_t nhe_page_base(const segment_t *s, size_t idx) {
+    return nhe_seg_base(s) + (idx << s->page_shift);
+}
 
 typedef struct page_queue {
     page_t *first, *last;
@@ -217,11 +221,22 @@ static inline block_t *nhe_next_checked(const page_t *pg, const block_t *b) {
 static inline uint64_t nhe_bit(uint32_t i) {
     return (uint64_t)2 << i;
 }
+/* The bits of blocks 0..n-1. */
+static inline uint64_t nhe_all_bits(uint32_t n) {
+    return (nhe_bit(n - 1) << 1) - 2;
+}
+/* Address of block i of pg. */
+static inline uintptr_t nhe_block_at(const page_t *pg, uint32_t i) {
+    return pg->start + (uintptr_t)i * pg->block_size;
+}
 /* A free block of the large classes (above MEDIUM_MAX) carries a canary in its first word, so
  * a write after free is caught when the block is handed out again; one word of a block of
  * 160 KiB or more costs nothing next to what its user touches. */
 static inline uintptr_t nhe_canary(const page_t *pg, uintptr_t blk) {
     return pg->key ^ blk;
+}
+static inline bool nhe_has_canary(const page_t *pg) {
+    return NHE_CHECKS && NH_UNLIKELY(pg->block_size > MEDIUM_MAX);
 }
 NH_HIDDEN void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit);
 
@@ -232,8 +247,8 @@ static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     NHE_STORE(pg->free_bits, bits); /* another thread's free reads it for its double-free test */
     pg->clean_bits &= bits;
     NHE_STORE(pg->used, pg->used + 1);
-    uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
-    if (NH_UNLIKELY(pg->block_size > MEDIUM_MAX) && NHE_CHECKS) nhe_canary_check(pg, blk, bit);
+    uintptr_t blk = nhe_block_at(pg, i);
+    if (nhe_has_canary(pg)) nhe_canary_check(pg, blk, bit);
     return (void *)blk;
 }
 

@@ -20,8 +20,8 @@ _Noreturn void nhe_fatal(const char *what, const void *p) {
 void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     static _Atomic uintptr_t serial;
     size_t idx = (size_t)(pg - seg->pages);
-    uintptr_t base = nhe_seg_base(seg) + (idx << seg->page_shift);
-    uintptr_t end = base + ((uintptr_t)1 << seg->page_shift);
+    uintptr_t base = nhe_page_base(seg, idx);
+    uintptr_t end = nhe_page_base(seg, idx + 1);
     if (idx == 0)
         base = nhe_seg_base(seg) + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
@@ -44,7 +44,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->foreign = 0;
     if (pg->bitmap) { /* every block at once: a bit costs no memory */
         if (pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
-        pg->free_bits = (nhe_bit(pg->reserved - 1) << 1) - 2;
+        pg->free_bits = nhe_all_bits(pg->reserved);
         NHE_STORE(pg->capacity, pg->reserved);
     }
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
@@ -87,7 +87,7 @@ static uint32_t bits_collect(page_t *pg) {
         nhe_fatal("free(): double free detected", pg);
     NHE_STORE(pg->free_bits, pg->free_bits | tf);
     NHE_STORE(pg->used, pg->used - n);
-    if (pg->block_size > MEDIUM_MAX) pg->canary_bits |= tf; /* remote frees wrote theirs */
+    if (nhe_has_canary(pg)) pg->canary_bits |= tf; /* remote frees wrote theirs */
     return n;
 }
 
@@ -138,7 +138,7 @@ void page_relist_purged(page_t *pg) {
     unsigned shift = pg->block_size <= SMALL_MAX ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
     uintptr_t page_base = pg->start & ~(((uintptr_t)1 << shift) - 1);
     for (uint32_t i = 0; i < pg->capacity; i++) {
-        block_t *b = (block_t *)(pg->start + (uintptr_t)i * pg->block_size);
+        block_t *b = (block_t *)nhe_block_at(pg, i);
         if (!purged_bit(pg, page_base, (uintptr_t)b)) continue;
         b->next = nhe_encode(pg, pg->free);
         b->key = pg->key;
@@ -157,18 +157,21 @@ static size_t bits_trim(page_t *pg) {
     size_t given = 0;
     segment_t *seg = nhe_seg_of(pg->start);
     while (dirty) {
+        /* a run of free blocks; bit 0 is never a block's, so a run ends below bit 63 */
         unsigned lo = (unsigned)__builtin_ctzll(dirty);
-        uint64_t run = dirty >> lo, len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - lo;
-        uint64_t mask = (len >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << len) - 1)) << lo;
+        unsigned len = (unsigned)__builtin_ctzll(~(dirty >> lo));
+        uint64_t mask = (((uint64_t)1 << len) - 1) << lo;
         dirty &= ~mask;
-        uintptr_t from = pg->start + (uintptr_t)(lo - 1) * pg->block_size;
+        uintptr_t from = nhe_block_at(pg, lo - 1);
         uintptr_t to = from + (uintptr_t)len * pg->block_size;
         from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
         to &= ~(uintptr_t)(OS_PAGE - 1);
-        if (to > from && region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
-        if (to > from) given += to - from;
+        if (to > from) {
+            if (region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
+            given += to - from;
+            pg->canary_bits &= ~mask; /* the first word may be zero now */
+        }
         pg->clean_bits |= mask;
-        if (to > from) pg->canary_bits &= ~mask; /* the first word may be zero now */
     }
     return given;
 }
@@ -189,8 +192,8 @@ size_t page_trim(segment_t *seg, page_t *pg) {
             freemap[i / 8] |= (uint8_t)(1u << (i % 8));
         }
     size_t idx = (size_t)(pg - seg->pages);
-    uintptr_t page_base = nhe_seg_base(seg) + (idx << seg->page_shift);
-    uintptr_t page_end = page_base + ((uintptr_t)1 << seg->page_shift);
+    uintptr_t page_base = nhe_page_base(seg, idx);
+    uintptr_t page_end = nhe_page_base(seg, idx + 1);
     uintptr_t carved_end = pg->start + (uintptr_t)pg->capacity * pg->block_size;
     size_t given = 0;
     uintptr_t run = 0; /* start of a run of purgeable OS pages */
@@ -222,7 +225,7 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     pg->free = pg->local_free = NULL;
     for (uint32_t i = pg->capacity; i-- > 0;) {
         if (!((freemap[i / 8] >> (i % 8)) & 1)) continue;
-        block_t *b = (block_t *)(pg->start + (uintptr_t)i * pg->block_size);
+        block_t *b = (block_t *)nhe_block_at(pg, i);
         if (purged_bit(pg, page_base, (uintptr_t)b)) continue;
         b->next = nhe_encode(pg, pg->free);
         pg->free = b;

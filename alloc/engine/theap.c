@@ -271,7 +271,7 @@ static void page_release(heap_t *h, segment_t *s, page_t *pg) {
      * classes peak at different times would otherwise hold every class's peak */
     size_t idx = (size_t)(pg - s->pages);
     uintptr_t from = (pg->start + NH_PAGE - 1) & ~(NH_PAGE - 1);
-    uintptr_t to = nhe_seg_base(s) + ((idx + 1) << s->page_shift);
+    uintptr_t to = nhe_page_base(s, idx + 1);
     if (slot_free(h, s, pg) && to > from) region_purge(s->region, (void *)from, to - from, false);
 }
 
@@ -607,19 +607,14 @@ void theap_maybe_sweep(heap_t *h) {
 
 void theap_free_bits_remote(segment_t *s, page_t *pg, uint32_t i) {
     uint64_t bit = nhe_bit(i);
+    uintptr_t blk = nhe_block_at(pg, i);
     /* already free in the owner's set: a double free, as far as this thread can see */
     if ((NHE_LOAD(pg->free_bits) | NHE_LOAD(pg->local_bits)) & bit)
-        nhe_fatal("free(): double free detected",
-                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
-    heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE); /* before: see push_run */
-    if (pg->block_size > MEDIUM_MAX && NHE_CHECKS) {         /* its bit is set when collected */
-        uintptr_t blk = pg->start + (uintptr_t)i * pg->block_size;
-        *(uintptr_t *)blk = nhe_canary(pg, blk);
-    }
+        nhe_fatal("free(): double free detected", (void *)blk);
+    heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);         /* before: see push_run */
+    if (nhe_has_canary(pg)) *(uintptr_t *)blk = nhe_canary(pg, blk); /* its bit: at collection */
     uintptr_t old = __atomic_fetch_or(&pg->thread_free, bit, __ATOMIC_ACQ_REL);
-    if (old & bit)
-        nhe_fatal("free(): double free detected",
-                  (void *)(pg->start + (uintptr_t)i * pg->block_size));
+    if (old & bit) nhe_fatal("free(): double free detected", (void *)blk);
     if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
