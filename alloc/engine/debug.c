@@ -39,7 +39,7 @@ void nhe_page_check(const page_t *pg) {
               "page blocks lost or counted twice", pg);
         return;
     }
-    uint32_t listed = count_list(pg, pg->free) + count_list(pg, pg->local_free);
+    uint32_t listed = count_list(pg, pg->free);
     /* remote frees not collected yet count as used; blocks trim unlisted are in neither */
     if (!(pg->purged[0] | pg->purged[1]))
         CHECK(listed + pg->used == pg->capacity, "page blocks lost or counted twice", pg);

@@ -75,12 +75,9 @@ typedef struct page {
         block_t *free;      /* owner: blocks to hand out */
         uint64_t free_bits; /* bitmap page: bit i+1 set while block i is free */
     };
-    union {
-        block_t *local_free; /* owner: blocks freed by the owner */
-        /* bitmap page: the owner's frees, handed out only once free_bits runs dry, so a freed
-         * block is not the very next one allocated */
-        uint64_t local_bits;
-    };
+    /* bitmap page: the owner's frees, handed out only once free_bits runs dry, so a freed
+     * block is not the very next one allocated (a list page has no such set: nhe_free_local) */
+    uint64_t local_bits;
     uint32_t used; /* blocks handed out and not yet seen back by the owner */
     uint8_t in_full;
     uint8_t tried;       /* found exhausted once: the next time it goes to the full list */
@@ -113,8 +110,12 @@ typedef struct segment {
     size_t huge_size;    /* its usable size */
     struct segment *next, *prev;         /* heap's lists, or the node's abandoned list */
     struct segment *all_next, *all_prev; /* every live segment of the region */
-    page_t pages[MAX_PAGES];
+    /* aligned so each record's two halves are the two cache lines page_t describes: records
+     * straddling lines would share the owner's hot half with the next one's shared half */
+    page_t pages[MAX_PAGES] __attribute__((aligned(128)));
 } segment_t;
+
+_Static_assert(offsetof(segment_t, pages) % 128 == 0, "page records must be line-aligned");
 
 /* A segment's header sits in its first bytes, at an offset that depends on the segment's
  * number: headers at 4 MiB-aligned addresses would all fall into the same cache sets, so a heap
@@ -149,7 +150,7 @@ typedef struct heap {
     /* Blocks of other heaps of the same node that this thread freed, per class: a page record
      * whose links may point anywhere in the regions, served first by the same inline path
      * (they count as allocated in their own pages meanwhile) and flushed home in batches. */
-    page_t foreign[NBINS];
+    page_t foreign[NBINS] __attribute__((aligned(64))); /* meta_alloc gives 64 */
     uint32_t foreign_pushes[NBINS];
     uint64_t last_sweep_ms; /* empty pages are given back by a sweep that finds them twice */
     unsigned generic_calls;
@@ -309,7 +310,8 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
 static inline void *page_pop(page_t *pg) {
     return pg->bitmap ? nhe_bits_pop(pg, pg->free_bits) : nhe_page_pop(pg, pg->free);
 }
-/* Gathers the local and remote frees into the free list; returns blocks collected. */
+/* Gathers the owner's and the remote frees into the free list; returns the number of remote
+ * frees collected. */
 NH_HIDDEN uint32_t page_collect(page_t *pg);
 NH_HIDDEN bool page_try_full(page_t *pg); /* sets TF_FULL unless remote frees are waiting */
 NH_HIDDEN void page_clear_full(page_t *pg);

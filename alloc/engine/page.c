@@ -1,6 +1,7 @@
 /* Pages: one size class each, carved into blocks lazily (a few KiB at a time, so a fresh page
- * costs what is used), with three free lists: free (handed out by the owner), local_free (the
- * owner's frees) and thread_free (other threads' frees, an atomic stack). Links are stored
+ * costs what is used), with two free lists: free (the owner's frees go onto its front, so hot
+ * blocks are reused first) and thread_free (other threads' frees, an atomic stack,
+ * taken when free runs dry). Links are stored
  * xor-ed with the page's random key and checked to stay inside the page when followed, so an
  * overflow into a free block cannot steer an allocation elsewhere. */
 #include "nhe.h"
@@ -25,7 +26,8 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     if (idx == 0)
         base = nhe_seg_base(seg) + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
-    pg->free = pg->local_free = NULL;
+    pg->free = NULL;
+    pg->local_bits = 0;
     pg->start = base;
     NHE_STORE(pg->block_size, bs); /* statistics read it from other threads */
     pg->inv = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
@@ -100,10 +102,6 @@ void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit) {
 
 uint32_t page_collect(page_t *pg) {
     if (pg->bitmap) return bits_collect(pg);
-    if (!pg->free && pg->local_free) {
-        pg->free = pg->local_free;
-        pg->local_free = NULL;
-    }
     if (!(__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) & ~TF_FULL)) return 0;
     uintptr_t tf = __atomic_exchange_n(&pg->thread_free, 0, __ATOMIC_ACQUIRE);
     block_t *head = (block_t *)(tf & ~TF_FULL), *tail = head;
@@ -185,12 +183,11 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     page_collect(pg);
     page_relist_purged(pg); /* start from every free block listed */
     __builtin_memset(freemap, 0, sizeof freemap);
-    for (int l = 0; l < 2; l++)
-        for (block_t *b = l ? pg->local_free : pg->free; b; b = nhe_next_checked(pg, b)) {
-            uint32_t i = nhe_block_index(pg, (uintptr_t)b);
-            if (i == UINT32_MAX) nhe_fatal("heap corruption (free list)", b);
-            freemap[i / 8] |= (uint8_t)(1u << (i % 8));
-        }
+    for (block_t *b = pg->free; b; b = nhe_next_checked(pg, b)) {
+        uint32_t i = nhe_block_index(pg, (uintptr_t)b);
+        if (i == UINT32_MAX) nhe_fatal("heap corruption (free list)", b);
+        freemap[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
     size_t idx = (size_t)(pg - seg->pages);
     uintptr_t page_base = nhe_page_base(seg, idx);
     uintptr_t page_end = nhe_page_base(seg, idx + 1);
@@ -222,7 +219,8 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     }
     if (!given) return 0;
     /* relist only the free blocks whose links were not just zeroed */
-    pg->free = pg->local_free = NULL;
+    pg->free = NULL;
+    pg->local_bits = 0;
     for (uint32_t i = pg->capacity; i-- > 0;) {
         if (!((freemap[i / 8] >> (i % 8)) & 1)) continue;
         block_t *b = (block_t *)nhe_block_at(pg, i);

@@ -247,7 +247,8 @@ static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
     segment_t **from = h ? seg_list(h, s) : NULL;
     NHE_STORE(pg->in_use, 0);
     NHE_STORE(pg->capacity, 0);
-    pg->free = pg->local_free = NULL;
+    pg->free = NULL;
+    pg->local_bits = 0;
     s->used_pages--;
     if (h) {
         seg_unlink(from, s);
