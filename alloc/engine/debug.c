@@ -28,9 +28,9 @@ void nhe_page_check(const page_t *pg) {
     CHECK(pg->used <= pg->capacity, "page uses more blocks than it carved", pg);
     CHECK(pg->bitmap == (pg->bin > SMALL_BINS), "page kind is not its class's", pg);
     if (pg->bitmap) {
-        CHECK(pg->capacity == pg->reserved &&
-                  !((pg->free_bits | pg->local_bits) & ~nhe_all_bits(pg->reserved)),
-              "bitmap page bits beyond its blocks", pg);
+        CHECK(
+            !((pg->free_bits | pg->local_bits) & ~(pg->capacity ? nhe_all_bits(pg->capacity) : 0)),
+            "bitmap page bits beyond its blocks", pg);
         CHECK(!(pg->free_bits & pg->local_bits) &&
                   !(pg->clean_bits & ~(pg->free_bits | pg->local_bits)),
               "bitmap page sets", pg);

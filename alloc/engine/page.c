@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#define EXTEND_BYTES 4096u
-#define EXTEND_MIN   16u
-#define OS_PAGE      4096u
+#define EXTEND_BYTES      4096u
+#define EXTEND_MIN        16u
+#define BITS_EXTEND_BYTES 65536u
+#define OS_PAGE           4096u
 
 _Noreturn void nhe_fatal(const char *what, const void *p) {
     log_warn("numaheap: %s: %p\n", what, p);
@@ -44,11 +45,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
     pg->bitmap = bin > SMALL_BINS;
     pg->foreign = 0;
-    if (pg->bitmap) { /* every block at once: a bit costs no memory */
-        if (pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
-        pg->free_bits = nhe_all_bits(pg->reserved);
-        NHE_STORE(pg->capacity, pg->reserved);
-    }
+    if (pg->bitmap && pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
     uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
                   (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
@@ -56,7 +53,24 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     NHE_STORE(pg->in_use, 1);
 }
 
+/* A bitmap page's blocks join its free set a few at a time too: a bit costs no memory, but a
+ * page that handed out every block once before reusing any would have the program touch all of
+ * them (a class with one live block cycled through 512 KiB). */
+static void bits_extend(page_t *pg) {
+    uint32_t n = pg->reserved - pg->capacity, max = BITS_EXTEND_BYTES / pg->block_size;
+    if (max < 1) max = 1;
+    if (n > max) n = max;
+    if (!n) return;
+    uint64_t old = pg->capacity ? nhe_all_bits(pg->capacity) : 0;
+    NHE_STORE(pg->free_bits, pg->free_bits | (nhe_all_bits(pg->capacity + n) & ~old));
+    NHE_STORE(pg->capacity, pg->capacity + n);
+}
+
 void page_extend(page_t *pg) {
+    if (pg->bitmap) {
+        bits_extend(pg);
+        return;
+    }
     /* a few KiB of small blocks at a time, at least a handful of big ones */
     uint32_t n = pg->reserved - pg->capacity, max = EXTEND_BYTES / pg->block_size;
     if (max < EXTEND_MIN) max = EXTEND_MIN;

@@ -511,6 +511,11 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
     for (int pass = 0; pass < 3; pass++) {
         unsigned searched = 0;
         for (page_t *pg = q->first; pg && searched < SEARCH_MAX; searched++) {
+            /* a bitmap page whose owner freed one block at most grows first: that block is
+             * likely the one just freed, not to be the next one handed out */
+            if (pg->bitmap && !pg->free_bits && pg->capacity < pg->reserved &&
+                (pg->local_bits & (pg->local_bits - 1)) == 0)
+                page_extend(pg);
             if (!pg->free) {
                 page_collect(pg);
                 if (!pg->free) page_relist_purged(pg);
