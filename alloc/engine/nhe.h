@@ -291,7 +291,7 @@ NH_HIDDEN void span_unlock_all(void);
 /* ---- page.c: pages, free lists, collection ---------------------------------------------- */
 NH_HIDDEN void page_init(segment_t *seg, page_t *pg, unsigned bin);
 NH_HIDDEN void page_extend(page_t *pg);
-NH_HIDDEN void theap_foreign_drained(page_t *fp);
+NH_HIDDEN void *theap_foreign_drained(page_t *fp, void *b); /* returns b */
 
 static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     block_t *next = nhe_decode(pg, b->next);
@@ -303,10 +303,11 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
      * this one (7% on mixed small sizes, 5% on larson). A prefetch never faults, on NULL
      * or on an overwritten link alike. */
     __builtin_prefetch(next, 1);
-    /* the last cached foreign block: the class's page serves the next call, not the slow path */
-    if (NH_UNLIKELY(!next) && pg->foreign) theap_foreign_drained(pg);
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
+    /* the last cached foreign block: the class's page serves the next call, not the slow path
+     * (a tail call, so malloc's inline path saves no registers) */
+    if (NH_UNLIKELY(!next) && pg->foreign) return theap_foreign_drained(pg, b);
     return b;
 }
 

@@ -473,10 +473,11 @@ static void foreign_flush(heap_t *h, unsigned bin) {
     if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
 }
 
-void theap_foreign_drained(page_t *fp) {
+void *theap_foreign_drained(page_t *fp, void *b) {
     heap_t *h = (heap_t *)((char *)(fp - fp->bin) - offsetof(heap_t, foreign));
     h->foreign_pushes[fp->bin] = 0;
     set_direct(h, fp->bin);
+    return b;
 }
 
 static void foreign_flush_all(heap_t *h) {
