@@ -3,9 +3,9 @@
  * Memory comes in segments of SEG_SIZE bytes, aligned to SEG_SIZE inside a node region, so the
  * segment (and its page table) of any block is the block's address with the low bits cleared.
  * A segment belongs to one thread heap of one node; its pages each hold blocks of one size
- * class. Frees by the owning thread go onto the front of the page's free list without atomics; frees by
- * other threads are pushed onto the page's thread_free list with one CAS and collected by the
- * owner when it runs out. Huge objects (above LARGE_MAX) get a span of whole segments, owned by
+ * class. Frees by the owning thread go onto the front of the page's free list without atomics;
+ * frees by other threads are pushed onto the page's thread_free list with one CAS and collected by
+ * the owner when it runs out. Huge objects (above LARGE_MAX) get a span of whole segments, owned by
  * no thread, and come back to the node's span cache, which keeps them resident for reuse until
  * the decay delay purges them. Memory of one node's region is only ever reused on that node. */
 #ifndef NHE_H
