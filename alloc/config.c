@@ -22,7 +22,7 @@ extern char **environ;
 #define DEFAULT_REGION_SIZE     (1ul << 40)
 #define DEFAULT_DECAY_MS        1000
 
-#define DEFAULT_REPAIR_PAGES    16384 /* 64 MiB of addresses audited per interval */
+#define DEFAULT_REPAIR_PAGES 16384 /* 64 MiB of addresses audited per interval */
 
 typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY, T_STATS, T_DURATION } kind_t;
 
@@ -52,8 +52,7 @@ static const struct setting {
      "interval of the background repairer: ms, or with ms/s (default 0: off)"},
     {"NUMAHEAP_REPAIR_PAGES", T_UINT, 1, 1u << 24,
      "pages the repairer audits per interval (default 16384)"},
-    {"NUMAHEAP_MIGRATE_ON_MOVE", T_BOOL, 0, 1,
-     "a re-routed thread brings its current pages along"},
+    {"NUMAHEAP_MIGRATE_ON_MOVE", T_BOOL, 0, 1, "a re-routed thread brings its current pages along"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -254,7 +253,7 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
     case T_DURATION:
         if (!parse_duration_ms(v, &u) || (u && (u < st->min || u > st->max)))
             return fmt_buf(why, sizeof err->msg,
-                           "expected 0/off or milliseconds from %llu to %llu (or with ms/s)",
+                           "expected 0/off or a number of ms (or with ms/s) from %llu to %llu",
                            (unsigned long long)st->min, (unsigned long long)st->max),
                    why;
         c->repair_ms = (unsigned)u;

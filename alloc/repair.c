@@ -6,7 +6,7 @@
  * The thread is started lazily by the first routing check after init (never from init itself,
  * which may run inside the first malloc), holds no allocator lock and never calls malloc. A
  * forked child has no repairer: the fork handler makes it wanted again, so the child's own
- * first routing check starts one. */
+ * first routing check (its next allocation that leaves the engine's inline path) starts one. */
 #define _GNU_SOURCE
 #include "alloc_internal.h"
 
@@ -104,8 +104,7 @@ int repair_step(uint64_t pages) {
 
 static void sleep_ms(unsigned ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000l};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) && errno == EINTR) {}
 }
 
 static void *repairer(void *arg) {
@@ -133,6 +132,7 @@ static void fork_child(void) {
         for (int i = 0; i < NH_MAX_SLOTS; i++)
             pass_misplaced[i] = 0;
         __atomic_store_n(&repair_state, REPAIR_WANTED, __ATOMIC_RELEASE);
+        nh_tls.last_cpu = -1; /* (the child's one thread) its next slow path checks routing */
     }
 }
 

@@ -192,8 +192,8 @@ static void move_and_follow(thread_state_t *ts, int from, int want) {
     attach(ts, want);
     if (n && ts->home == want) {
         uint64_t moved = repair_follow(start, len, n, want);
-        log_verbose("numaheap: thread moved from node %d to %d: %llu page(s) brought along\n",
-                    from, want, (unsigned long long)moved);
+        log_verbose("numaheap: thread moved from node %d to %d: %llu page(s) brought along\n", from,
+                    want, (unsigned long long)moved);
     }
 }
 

@@ -361,8 +361,8 @@ int engine_hot_ranges(int node, uintptr_t *start, size_t *len, int max) {
         page_t *pg = h->bins[b].first;
         if (!pg || pg == &nhe_empty_page || pg->foreign || !pg->capacity) continue;
         uintptr_t first = pg->start & ~(NH_PAGE - 1);
-        uintptr_t end = (pg->start + (uintptr_t)pg->capacity * pg->block_size + NH_PAGE - 1) &
-                        ~(NH_PAGE - 1);
+        uintptr_t end =
+            (pg->start + (uintptr_t)pg->capacity * pg->block_size + NH_PAGE - 1) & ~(NH_PAGE - 1);
         start[n] = first;
         len[n++] = end - first;
     }
