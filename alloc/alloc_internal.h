@@ -64,6 +64,8 @@ typedef struct os_hooks {
     int (*bind)(void *addr, size_t size, int mode, const nh_nodemask_t *nodes);
     /* move_pages with no node list: status[i] is the node of pages[i] or a negative errno */
     int (*where)(unsigned long count, void **pages, int *status);
+    /* move_pages(MPOL_MF_MOVE) of pages[i] to nodes[i]: status[i] as the kernel reports it */
+    int (*move)(unsigned long count, void **pages, const int *nodes, int *status);
 } os_hooks_t;
 NH_HIDDEN extern os_hooks_t os_hooks;
 NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
@@ -151,8 +153,9 @@ NH_HIDDEN void repair_init(const config_t *c);
  * routing check, where the calling thread holds no allocator state. */
 NH_HIDDEN void repair_start(void);
 /* One interval's work: audits up to pages pages of the node regions, from where the last
- * call stopped, moving misplaced ones home while their node has room. 0 or errno. */
-NH_HIDDEN int repair_step(uint64_t pages);
+ * call stopped, moving misplaced ones home while their node has room, and stops early at the
+ * end of a pass over every region (*pass_done then true). 0 or errno. */
+NH_HIDDEN int repair_step(uint64_t pages, bool *pass_done);
 /* NUMAHEAP_MIGRATE_ON_MOVE: the thread's pages that engine_hot_ranges reported on its old
  * node, moved to node. Returns the pages moved. */
 NH_HIDDEN uint64_t repair_follow(const uintptr_t *start, const size_t *len, int n, int node);

@@ -23,7 +23,7 @@ int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
         unsigned long n = 0;
         for (; n < BATCH && a < end; a += NH_PAGE)
             s.pages[n++] = (void *)a;
-        int e = kernel_move_pages(n, s.pages, NULL, s.status, 0);
+        int e = os_hooks.where(n, s.pages, s.status);
         if (e) return e;
         unsigned long k = 0; /* the misplaced ones, compacted to the front */
         for (unsigned long i = 0; i < n; i++) {
@@ -39,7 +39,7 @@ int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
         max_move -= k;
         for (unsigned long i = 0; i < k; i++)
             s.status[i] = -EAGAIN; /* "not moved" until told */
-        e = kernel_move_pages(k, s.pages, s.nodes, s.status, MPOL_MF_MOVE);
+        e = os_hooks.move(k, s.pages, s.nodes, s.status);
         if (e && e != ENOENT && e != ENOMEM && e != EBUSY) return e; /* per-page results below */
         /* a page busy at that moment (one split out of a transparent huge page, say) usually
          * moves on a second try */
@@ -51,8 +51,7 @@ int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
             for (unsigned long i = 0; i < k; i++) {
                 if (s.status[i] != -EBUSY && s.status[i] != -EAGAIN) continue;
                 int one = -EAGAIN;
-                if (kernel_move_pages(1, &s.pages[i], &s.nodes[i], &one, MPOL_MF_MOVE) == 0 ||
-                    one >= 0)
+                if (os_hooks.move(1, &s.pages[i], &s.nodes[i], &one) == 0 || one >= 0)
                     s.status[i] = one;
             }
         }

@@ -60,29 +60,25 @@ static void end_pass(region_t *r, int slot) {
     pass_misplaced[slot] = 0;
 }
 
-static int next_node(int node) {
-    int n = node < 0 ? -1 : mask_next(&heap_nodes, node + 1);
-    return n >= 0 ? n : mask_next(&heap_nodes, 0);
-}
-
-int repair_step(uint64_t pages) {
-    int nregions = mask_count(&heap_nodes);
-    /* each region is entered at most once more than there are regions: a pass over regions
-     * with nothing in them ends the step instead of spinning */
-    for (int entered = 0; pages && entered <= nregions;) {
-        if (cursor_node < 0 || heap_slot_of_node(cursor_node) < 0) {
-            cursor_node = next_node(-1);
+int repair_step(uint64_t pages, bool *pass_done) {
+    *pass_done = false;
+    for (; pages;) {
+        if (cursor_node < 0) { /* a pass begins */
+            cursor_node = mask_next(&heap_nodes, 0);
             if (cursor_node < 0) return 0;
             cursor_addr = region_of_node(cursor_node)->base;
         }
         region_t *r = region_of_node(cursor_node);
         int slot = heap_slot_of_node(cursor_node);
         uintptr_t used = __atomic_load_n(&r->next, __ATOMIC_ACQUIRE);
-        if (!audited(r) || cursor_addr >= used || cursor_addr < r->base) {
+        if (!audited(r) || cursor_addr >= used) {
             if (audited(r)) end_pass(r, slot);
-            cursor_node = next_node(cursor_node);
+            cursor_node = mask_next(&heap_nodes, cursor_node + 1);
+            if (cursor_node < 0) { /* the pass is over: no page is audited twice a step */
+                *pass_done = true;
+                return 0;
+            }
             cursor_addr = region_of_node(cursor_node)->base;
-            entered++;
             continue;
         }
         uintptr_t end = used - cursor_addr > pages * NH_PAGE ? cursor_addr + pages * NH_PAGE : used;
@@ -111,7 +107,8 @@ static void *repairer(void *arg) {
     prctl(PR_SET_NAME, (unsigned long)"numaheap-repair", 0, 0, 0);
     for (;;) {
         sleep_ms(interval_ms);
-        int e = repair_step(budget);
+        bool pass_done;
+        int e = repair_step(budget, &pass_done);
         if (e) { /* move_pages refused (seccomp: EPERM): nothing to do at any later interval */
             log_warn("warning: NUMAHEAP_REPAIR: move_pages failed (errno %d); the repairer "
                      "stops\n",

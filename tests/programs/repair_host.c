@@ -92,6 +92,7 @@ int main(void) {
             q[i] = malloc(64u << 10);
             memset(q[i], 2, 64u << 10);
         }
+        free(nh_malloc_onnode(100, 0)); /* (under a sanitizer's malloc, only this one counts) */
         nh_stats_t cs = audited_past(from + touched);
         int after = repairers();
         printf("child: repairers before=%d after=%d audited=%llu\n", before, after,
