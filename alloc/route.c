@@ -183,12 +183,18 @@ static void attach(thread_state_t *ts, int node) {
 }
 
 /* NUMAHEAP_MIGRATE_ON_MOVE: the thread leaves node from for want. Its current pages there
- * (engine_hot_ranges, read before the engine lets go of them) come along. */
-#define FOLLOW_MAX 64
+ * (engine_hot_ranges, read before the engine lets go of them) come along, at most
+ * FOLLOW_BYTES of them: the move is paid by this thread's allocation. */
+#define FOLLOW_MAX   64
+#define FOLLOW_BYTES (4ul << 20)
 static void move_and_follow(thread_state_t *ts, int from, int want) {
     uintptr_t start[FOLLOW_MAX];
-    size_t len[FOLLOW_MAX];
+    size_t len[FOLLOW_MAX], total = 0;
     int n = heap_config.migrate_on_move ? engine_hot_ranges(from, start, len, FOLLOW_MAX) : 0;
+    for (int i = 0; i < n; i++) {
+        if (len[i] > FOLLOW_BYTES - total) len[i] = FOLLOW_BYTES - total;
+        total += len[i];
+    }
     attach(ts, want);
     if (n && ts->home == want) {
         uint64_t moved = repair_follow(start, len, n, want);
