@@ -22,6 +22,7 @@
  * where they are. */
 #define RESERVE_SHARE 16
 #define RESERVE_MIN   (16ul << 20)
+#define REPAIR_BATCH  512 /* pages audited between looks at the home node's free memory */
 
 int repair_state;
 static unsigned interval_ms;
@@ -81,7 +82,9 @@ int repair_step(uint64_t pages, bool *pass_done) {
             cursor_addr = region_of_node(cursor_node)->base;
             continue;
         }
-        uintptr_t end = used - cursor_addr > pages * NH_PAGE ? cursor_addr + pages * NH_PAGE : used;
+        /* a batch at a time, so the room is read again as pages arrive and the counters move */
+        uint64_t n = pages < REPAIR_BATCH ? pages : REPAIR_BATCH;
+        uintptr_t end = used - cursor_addr > n * NH_PAGE ? cursor_addr + n * NH_PAGE : used;
         nh_repair_report_t rep = {0};
         int e = migrate_range(cursor_addr, end, r->node, room_on(r->node), &rep);
         if (e) return e;
