@@ -35,6 +35,9 @@ typedef struct config {
     size_t region_size;       /* NUMAHEAP_REGION_SIZE: virtual bytes reserved per node */
     unsigned decay_ms;        /* NUMAHEAP_DECAY_MS: freed spans stay resident this long */
     bool explicit_commit;     /* NUMAHEAP_EXPLICIT_COMMIT (forced by overcommit 2 and strict) */
+    unsigned repair_ms;       /* NUMAHEAP_REPAIR: the background repairer's interval, 0 = off */
+    unsigned repair_pages;    /* NUMAHEAP_REPAIR_PAGES: pages audited per interval */
+    bool migrate_on_move;     /* NUMAHEAP_MIGRATE_ON_MOVE: a re-routed thread's pages follow it */
     bool secure;              /* AT_SECURE: all settings ignored */
 } config_t;
 
@@ -61,6 +64,8 @@ typedef struct os_hooks {
     int (*bind)(void *addr, size_t size, int mode, const nh_nodemask_t *nodes);
     /* move_pages with no node list: status[i] is the node of pages[i] or a negative errno */
     int (*where)(unsigned long count, void **pages, int *status);
+    /* move_pages(MPOL_MF_MOVE) of pages[i] to nodes[i]: status[i] as the kernel reports it */
+    int (*move)(unsigned long count, void **pages, const int *nodes, int *status);
 } os_hooks_t;
 NH_HIDDEN extern os_hooks_t os_hooks;
 NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
@@ -84,6 +89,9 @@ typedef struct region {
      * balance_nodes, so the kernel's NUMA balancing may move their pages within the set */
     bool balancing;
     nh_nodemask_t balance_nodes;
+    /* the background repairer's work on this region (repair.c) */
+    _Atomic uint64_t repair_audited, repair_moved;
+    _Atomic uint64_t repair_misplaced; /* still misplaced at the end of the last full pass */
 } region_t;
 
 NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
@@ -131,6 +139,30 @@ NH_HIDDEN void large_stripe_plan(size_t size, const nh_policy_t *p, size_t unit,
 /* Populates [p, p+len) and moves any page not on node there: 0, or ENOMEM if the kernel kept
  * one elsewhere. */
 NH_HIDDEN int migrate_make_resident(void *p, size_t len, int node);
+/* Audits the pages of [first, end) (page-aligned) with move_pages and moves at most max_move of
+ * those resident off node to node (0: audit only), adding to rep. 0 or the kernel's errno. */
+NH_HIDDEN int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
+                            nh_repair_report_t *rep);
+
+/* ---- repair.c: the background repairer (NUMAHEAP_REPAIR) ------------------------------- */
+enum { REPAIR_OFF = 0, REPAIR_WANTED, REPAIR_STARTING, REPAIR_RUNNING, REPAIR_FAILED };
+NH_HIDDEN extern int repair_state;
+/* At init: wanted when the setting asks for it; nothing is started here. */
+NH_HIDDEN void repair_init(const config_t *c);
+/* Starts the repairer thread, once per process (again in a forked child). Called from the
+ * routing check, where the calling thread holds no allocator state. */
+NH_HIDDEN void repair_start(void);
+/* One interval's work: audits up to pages pages of the node regions, from where the last
+ * call stopped, moving misplaced ones home while their node has room, and stops early at the
+ * end of a pass over every region (*pass_done then true). 0 or errno. */
+NH_HIDDEN int repair_step(uint64_t pages, bool *pass_done);
+/* NUMAHEAP_MIGRATE_ON_MOVE: the thread's pages that engine_hot_ranges reported on its old
+ * node, moved to node. Returns the pages moved. */
+NH_HIDDEN uint64_t repair_follow(const uintptr_t *start, const size_t *len, int n, int node);
+static inline void repair_poll(void) {
+    if (NH_UNLIKELY(__atomic_load_n(&repair_state, __ATOMIC_RELAXED) == REPAIR_WANTED))
+        repair_start();
+}
 
 /* ---- route.c: the calling thread's home node ------------------------------------------- */
 typedef struct thread_state {
@@ -242,7 +274,10 @@ static inline bool heap_ready(void) {
     X(resident)                                                                                    \
     X(arenas)                                                                                      \
     X(bind_errno)                                                                                  \
-    X(commit_failures)
+    X(commit_failures)                                                                             \
+    X(pages_audited)                                                                               \
+    X(pages_moved)                                                                                 \
+    X(pages_misplaced)
 
 /* nh_stats without errno: node is a heap node or NH_NODE_INTERLEAVED. 0 or errno. */
 NH_HIDDEN int stats_node(int node, nh_stats_t *out);

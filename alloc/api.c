@@ -17,6 +17,7 @@ void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags) {
     if ((alignment & (alignment - 1)) || (flags & ~(NH_ALLOC_ZERO | NH_ALLOC_STRICT)))
         return errno = EINVAL, NULL;
     if (!node_ok(node)) return errno = EINVAL, NULL;
+    repair_poll(); /* a program that allocates only here starts the repairer too */
     void *p = engine_malloc_node(size, alignment, flags & NH_ALLOC_ZERO, node);
     if (p && (flags & NH_ALLOC_STRICT)) {
         int e = migrate_make_resident(p, size ? size : 1, node);

@@ -22,7 +22,9 @@ extern char **environ;
 #define DEFAULT_REGION_SIZE     (1ul << 40)
 #define DEFAULT_DECAY_MS        1000
 
-typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY, T_STATS } kind_t;
+#define DEFAULT_REPAIR_PAGES 16384 /* 64 MiB of addresses audited per interval */
+
+typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY, T_STATS, T_DURATION } kind_t;
 
 static const struct setting {
     const char *name;
@@ -46,6 +48,11 @@ static const struct setting {
      "ms a freed span stays resident before it is purged (numaheap engine)"},
     {"NUMAHEAP_EXPLICIT_COMMIT", T_BOOL, 0, 1,
      "commit pieces with mprotect (forced by overcommit 2)"},
+    {"NUMAHEAP_REPAIR", T_DURATION, 10, 3600000,
+     "interval of the background repairer: ms, or with ms/s (default 0: off)"},
+    {"NUMAHEAP_REPAIR_PAGES", T_UINT, 1, 1u << 24,
+     "pages the repairer audits per interval (default 16384)"},
+    {"NUMAHEAP_MIGRATE_ON_MOVE", T_BOOL, 0, 1, "a re-routed thread brings its current pages along"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -157,6 +164,20 @@ void log_verbose(const char *fmt, ...) {
 }
 
 /* ---- settings --------------------------------------------------------------------------- */
+/* "250", "250ms", "2s" (milliseconds unless told), "0" or "off": false on garbage or overflow. */
+static bool parse_duration_ms(const char *s, uint64_t *out) {
+    if (!strcmp(s, "off")) return *out = 0, true;
+    size_t n = strnlen(s, 32);
+    uint64_t mult = 1;
+    if (n > 2 && !strcmp(s + n - 2, "ms"))
+        n -= 2;
+    else if (n > 1 && s[n - 1] == 's')
+        n -= 1, mult = 1000;
+    if (n >= 32 || !fmt_parse_u64(s, n, UINT32_MAX / mult, out)) return false;
+    *out *= mult;
+    return true;
+}
+
 /* "64K", "2M", "1G", "4096": false on garbage or overflow. */
 static bool config_parse_size(const char *s, size_t *out) {
     size_t n = strnlen(s, 32);
@@ -197,6 +218,8 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
             c->strict = b;
         else if (!strcmp(st->name, "NUMAHEAP_VERBOSE"))
             c->verbose = b;
+        else if (!strcmp(st->name, "NUMAHEAP_MIGRATE_ON_MOVE"))
+            c->migrate_on_move = b;
         else
             c->explicit_commit = b;
         return NULL;
@@ -209,6 +232,8 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
             c->arenas_per_node = (unsigned)u;
         else if (!strcmp(st->name, "NUMAHEAP_DECAY_MS"))
             c->decay_ms = (unsigned)u;
+        else if (!strcmp(st->name, "NUMAHEAP_REPAIR_PAGES"))
+            c->repair_pages = (unsigned)u;
         else
             c->reroute_checks = (unsigned)u;
         return NULL;
@@ -224,6 +249,14 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
         } else {
             c->large_threshold = sz;
         }
+        return NULL;
+    case T_DURATION:
+        if (!parse_duration_ms(v, &u) || (u && (u < st->min || u > st->max)))
+            return fmt_buf(why, sizeof err->msg,
+                           "expected 0/off or a number of ms (or with ms/s) from %llu to %llu",
+                           (unsigned long long)st->min, (unsigned long long)st->max),
+                   why;
+        c->repair_ms = (unsigned)u;
         return NULL;
     case T_STATS: /* a switch, or a path: a value with a '/' in it ("./stats", "/tmp/s.%p") */
         if (parse_bool(v, &b)) {
@@ -288,6 +321,7 @@ static void defaults(config_t *c) {
     c->large_threshold = DEFAULT_LARGE_THRESHOLD;
     c->reroute_checks = 4;
     c->decay_ms = DEFAULT_DECAY_MS;
+    c->repair_pages = DEFAULT_REPAIR_PAGES;
     c->region_size = DEFAULT_REGION_SIZE;
 }
 

@@ -55,6 +55,21 @@ static int get_large_threshold(value_t *v) {
     return 0;
 }
 
+static int get_repair_ms(value_t *v) {
+    v->u = heap_config.repair_ms;
+    return 0;
+}
+
+static int get_repair_pages(value_t *v) {
+    v->u = heap_config.repair_pages;
+    return 0;
+}
+
+static int get_migrate_on_move(value_t *v) {
+    v->u = heap_config.migrate_on_move;
+    return 0;
+}
+
 static int get_trim(value_t *v) {
     v->u = engine_trim() ? 1 : 0;
     return 0;
@@ -78,6 +93,9 @@ static const entry_t entries[] = {
     {"config.large_policy", K_STR, true, get_large_policy, NULL, false},
     {"config.nodes", K_STR, true, get_nodes, NULL, false},
     {"config.large_threshold", K_U64, true, get_large_threshold, NULL, false},
+    {"config.repair_ms", K_U64, true, get_repair_ms, NULL, false},
+    {"config.repair_pages", K_U64, true, get_repair_pages, NULL, false},
+    {"config.migrate_on_move", K_U64, true, get_migrate_on_move, NULL, false},
     {"thread.node", K_I64, true, get_thread_node, set_thread_node, false},
     {"trim", K_U64, true, get_trim, NULL, true},
 };

@@ -33,6 +33,10 @@ NH_HIDDEN size_t engine_usable_size(const void *p);
 NH_HIDDEN void *engine_malloc_node(size_t size, size_t align, bool zero, int node);
 /* Route's decision: the calling thread now allocates on node. 0 or errno. */
 NH_HIDDEN int engine_attach(int node);
+/* The calling thread's most recently used memory on node's region (the pages it allocates
+ * from now), at most max page-aligned ranges into start/len; returns how many. An engine that
+ * cannot tell reports none. */
+NH_HIDDEN int engine_hot_ranges(int node, uintptr_t *start, size_t *len, int max);
 /* Gives free memory back to the kernel now; true if any was. */
 NH_HIDDEN bool engine_trim(void);
 /* Adds node's figures (NH_NODE_INTERLEAVED: the large region) to out. 0 or errno. */

@@ -73,6 +73,7 @@ static bool init_once(void) {
         return false;
     }
     route_init(&heap_config);
+    repair_init(&heap_config);
     heap_large_threshold = heap_config.large_threshold;
     for (int n = mask_next(&heap_nodes, 0); n >= 0 && heap_config.strict;
          n = mask_next(&heap_nodes, n + 1))

@@ -16,15 +16,14 @@ typedef struct scan {
     int nodes[BATCH];
 } scan_t;
 
-/* Moves the pages of [first, end) that are resident and not on node to node. */
-static int move_range(uintptr_t first, uintptr_t end, int node, bool move,
-                      nh_repair_report_t *rep) {
+int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
+                  nh_repair_report_t *rep) {
     scan_t s;
     for (uintptr_t a = first; a < end;) {
         unsigned long n = 0;
         for (; n < BATCH && a < end; a += NH_PAGE)
             s.pages[n++] = (void *)a;
-        int e = kernel_move_pages(n, s.pages, NULL, s.status, 0);
+        int e = os_hooks.where(n, s.pages, s.status);
         if (e) return e;
         unsigned long k = 0; /* the misplaced ones, compacted to the front */
         for (unsigned long i = 0; i < n; i++) {
@@ -35,10 +34,12 @@ static int move_range(uintptr_t first, uintptr_t end, int node, bool move,
             s.pages[k] = s.pages[i];
             s.nodes[k++] = node;
         }
-        if (!move || !k) continue;
+        if (k > max_move) k = (unsigned long)max_move; /* the rest stays counted misplaced */
+        if (!k) continue;
+        max_move -= k;
         for (unsigned long i = 0; i < k; i++)
             s.status[i] = -EAGAIN; /* "not moved" until told */
-        e = kernel_move_pages(k, s.pages, s.nodes, s.status, MPOL_MF_MOVE);
+        e = os_hooks.move(k, s.pages, s.nodes, s.status);
         if (e && e != ENOENT && e != ENOMEM && e != EBUSY) return e; /* per-page results below */
         /* a page busy at that moment (one split out of a transparent huge page, say) usually
          * moves on a second try */
@@ -50,8 +51,7 @@ static int move_range(uintptr_t first, uintptr_t end, int node, bool move,
             for (unsigned long i = 0; i < k; i++) {
                 if (s.status[i] != -EBUSY && s.status[i] != -EAGAIN) continue;
                 int one = -EAGAIN;
-                if (kernel_move_pages(1, &s.pages[i], &s.nodes[i], &one, MPOL_MF_MOVE) == 0 ||
-                    one >= 0)
+                if (os_hooks.move(1, &s.pages[i], &s.nodes[i], &one) == 0 || one >= 0)
                     s.status[i] = one;
             }
         }
@@ -69,7 +69,8 @@ static int repair_node(int node, bool move, nh_repair_report_t *rep) {
     region_t *r = region_of_node(node);
     if (!r) return EINVAL;
     if (r->bind_errno) return r->bind_errno; /* first touch: no home to enforce */
-    return move_range(r->base, __atomic_load_n(&r->next, __ATOMIC_ACQUIRE), node, move, rep);
+    return migrate_range(r->base, __atomic_load_n(&r->next, __ATOMIC_ACQUIRE), node,
+                         move ? UINT64_MAX : 0, rep);
 }
 
 int nh_repair(int node, int move, nh_repair_report_t *out) {
@@ -93,7 +94,7 @@ int migrate_make_resident(void *p, size_t len, int node) {
     int e = os_populate((void *)first, end - first);
     if (e) return e == EINVAL || e == EOPNOTSUPP ? EOPNOTSUPP : ENOMEM;
     nh_repair_report_t rep = {0};
-    e = move_range(first, end, node, true, &rep);
+    e = migrate_range(first, end, node, UINT64_MAX, &rep);
     if (e) return e;
     return rep.pages_failed || rep.pages_checked != (end - first) / NH_PAGE ? ENOMEM : 0;
 }
@@ -107,7 +108,7 @@ long nh_migrate(void *p, size_t len, int node) {
     if (home == -1 || region_node_of((void *)(end - 1)) != home) return errno = EINVAL, -EINVAL;
     if (heap_slot_of_node(node) < 0) return errno = EINVAL, -EINVAL;
     nh_repair_report_t rep = {0};
-    int e = move_range((uintptr_t)p & ~(NH_PAGE - 1), end, node, true, &rep);
+    int e = migrate_range((uintptr_t)p & ~(NH_PAGE - 1), end, node, UINT64_MAX, &rep);
     if (e) return errno = e, -e;
     return (long)(rep.pages_checked - rep.pages_failed);
 }

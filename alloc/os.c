@@ -1,10 +1,12 @@
 /* The operating-system layer of alloc/: every mmap, mprotect and madvise the allocator makes,
- * behind os_hooks so tests can count and fail them. Binding goes through policy/'s raw mbind.
+ * behind os_hooks so tests can count and fail them. Binding and move_pages go through policy/'s
+ * raw system calls.
  * Contract: addresses and sizes are page-aligned; functions return 0 or an errno value. */
 #include "alloc_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <numaif.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -41,12 +43,17 @@ static int sys_where(unsigned long count, void **pages, int *status) {
     return kernel_move_pages(count, pages, NULL, status, 0);
 }
 
+static int sys_move(unsigned long count, void **pages, const int *nodes, int *status) {
+    return kernel_move_pages(count, pages, nodes, status, MPOL_MF_MOVE);
+}
+
 os_hooks_t os_hooks = {.reserve = sys_reserve,
                        .release = sys_release,
                        .protect = sys_protect,
                        .advise = sys_advise,
                        .bind = sys_bind,
-                       .where = sys_where};
+                       .where = sys_where,
+                       .move = sys_move};
 
 /* Names a range in /proc/PID/maps ([anon:NAME]) so tools can find numaheap's regions from
  * outside (Linux 5.17+ with CONFIG_ANON_VMA_NAME); elsewhere it is a no-op. */

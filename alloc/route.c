@@ -182,7 +182,28 @@ static void attach(thread_state_t *ts, int node) {
     ts->last_cpu = -1;
 }
 
-void route_slow(thread_state_t *ts) {
+/* NUMAHEAP_MIGRATE_ON_MOVE: the thread leaves node from for want. Its current pages there
+ * (engine_hot_ranges, read before the engine lets go of them) come along, at most
+ * FOLLOW_BYTES of them: the move is paid by this thread's allocation. */
+#define FOLLOW_MAX   64
+#define FOLLOW_BYTES (4ul << 20)
+static void move_and_follow(thread_state_t *ts, int from, int want) {
+    uintptr_t start[FOLLOW_MAX];
+    size_t len[FOLLOW_MAX], total = 0;
+    int n = heap_config.migrate_on_move ? engine_hot_ranges(from, start, len, FOLLOW_MAX) : 0;
+    for (int i = 0; i < n; i++) {
+        if (len[i] > FOLLOW_BYTES - total) len[i] = FOLLOW_BYTES - total;
+        total += len[i];
+    }
+    attach(ts, want);
+    if (n && ts->home == want) {
+        uint64_t moved = repair_follow(start, len, n, want);
+        log_verbose("numaheap: thread moved from node %d to %d: %llu page(s) brought along\n", from,
+                    want, (unsigned long long)moved);
+    }
+}
+
+static void route_decide(thread_state_t *ts) {
     size_t b =
         heap_large_threshold - 1 < ROUTE_CHECK_BYTES ? heap_large_threshold - 1 : ROUTE_CHECK_BYTES;
     ts->budget = heap_check_every_call ? 0 : (ptrdiff_t)b;
@@ -209,8 +230,13 @@ void route_slow(thread_state_t *ts) {
         ts->last_cpu = cpu; /* until the thread runs elsewhere, nothing to check */
     } else if (++ts->strikes >= reroute_checks || affinity_node() == want) {
         /* hysteresis is for the scheduler's moves; a thread pinned elsewhere stays there */
-        attach(ts, want);
+        move_and_follow(ts, ts->home, want);
     }
+}
+
+void route_slow(thread_state_t *ts) {
+    route_decide(ts);
+    repair_poll(); /* here the thread holds nothing of the allocator: see repair.c */
 }
 
 int route_bind(int node) {

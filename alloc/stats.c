@@ -18,6 +18,9 @@ int stats_node(int node, nh_stats_t *out) {
     out->committed = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
     out->bind_errno = (uint64_t)r->bind_errno;
     out->commit_failures = __atomic_load_n(&r->commit_failures, __ATOMIC_RELAXED);
+    out->pages_audited = __atomic_load_n(&r->repair_audited, __ATOMIC_RELAXED);
+    out->pages_moved = __atomic_load_n(&r->repair_moved, __ATOMIC_RELAXED);
+    out->pages_misplaced = __atomic_load_n(&r->repair_misplaced, __ATOMIC_RELAXED);
     return engine_node_stats(node, out);
 }
 

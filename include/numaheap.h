@@ -264,6 +264,10 @@ typedef struct nh_node_stats {
                             serving the node */
     uint64_t bind_errno; /* non-zero: the kernel refused to bind the region (first touch) */
     uint64_t commit_failures;
+    /* The background repairer (NUMAHEAP_REPAIR; 0 without it and for the large region): */
+    uint64_t pages_audited;   /* resident pages it has examined, every pass counted */
+    uint64_t pages_moved;     /* pages it found on another node and moved home */
+    uint64_t pages_misplaced; /* pages still elsewhere at the end of its last full pass */
 } nh_stats_t;
 /* node may be NH_NODE_INTERLEAVED for the large objects. */
 NH_API int nh_stats(int node, nh_stats_t *out);
@@ -284,9 +288,13 @@ NH_API int nh_stats(int node, nh_stats_t *out);
  *   config.large_policy        r  string, the large-object policy
  *   config.nodes               r  string, the nodes with a heap: "0-3"
  *   config.large_threshold     r  bytes from which objects are large (NUMAHEAP_LARGE_THRESHOLD)
- *   stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active, committed, resident,
- *                                 arenas, bind_errno, commit_failures
- *   stats.large.FIELD          r  the same for the large (interleaved) region
+ *   config.repair_ms           r  the background repairer's interval in ms, 0 = off
+ *                                 (NUMAHEAP_REPAIR)
+ *   config.repair_pages        r  pages it audits per interval (NUMAHEAP_REPAIR_PAGES)
+ *   config.migrate_on_move     r  1 if re-routed threads bring their pages
+ * (NUMAHEAP_MIGRATE_ON_MOVE) stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active,
+ * committed, resident, arenas, bind_errno, commit_failures, pages_audited, pages_moved,
+ * pages_misplaced stats.large.FIELD          r  the same for the large (interleaved) region
  *   thread.node                rw int64_t: the calling thread's node (nh_current_node); writing
  *                                 N binds the thread to N (nh_thread_bind), -1 unbinds it
  *   trim                       an action, run by every call: gives free memory back to the

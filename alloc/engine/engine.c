@@ -356,6 +356,24 @@ int engine_attach(int node) {
     return 0;
 }
 
+/* The first page of each class's queue in the thread's heap of node: the pages its next
+ * allocations come from, whose carved blocks are what it allocated last. */
+int engine_hot_ranges(int node, uintptr_t *start, size_t *len, int max) {
+    int slot = heap_slot_of_node(node), n = 0;
+    tld_t *t = nhe_tls.tld;
+    heap_t *h = t && slot >= 0 ? t->heaps[slot] : NULL;
+    for (unsigned b = 1; h && b < NBINS && n < max; b++) {
+        page_t *pg = h->bins[b].first;
+        if (!pg || pg == &nhe_empty_page || pg->foreign || !pg->capacity) continue;
+        uintptr_t first = pg->start & ~(NH_PAGE - 1);
+        uintptr_t end =
+            (pg->start + (uintptr_t)pg->capacity * pg->block_size + NH_PAGE - 1) & ~(NH_PAGE - 1);
+        start[n] = first;
+        len[n++] = end - first;
+    }
+    return n;
+}
+
 bool engine_trim(void) {
     if (!heap_ready()) return false;
     size_t given = theap_trim_mine();

@@ -183,6 +183,11 @@ static void detach(je_thread_t *ts) {
     ts->arena_slot = 0;
 }
 
+/* jemalloc keeps which pages a thread's cache draws on to itself: nothing to report. */
+int engine_hot_ranges(int node, uintptr_t *start, size_t *len, int max) {
+    return 0;
+}
+
 int engine_attach(int node) {
     int slot = heap_slot_of_node(node);
     if (slot < 0) return EINVAL;

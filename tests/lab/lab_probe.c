@@ -13,7 +13,14 @@
  *   spread N                      N threads, one after another, each allocating once: how many
  *                                 numaheap put on each node (routing of interleave/weighted)
  *   mmap                          where 4 MiB of the probe's own touched mmap are (the kernel
- *                                 policy's doing: numaheap does not manage it) */
+ *                                 policy's doing: numaheap does not manage it)
+ *   repair NODE MB WAIT_MS        fills NODE with a hog mapping (MPOL_PREFERRED there) until its
+ *                                 pages fall back elsewhere, then nh_malloc_onnode(MB MiB, NODE)
+ *                                 and touches it (its pages fall back too), frees the hog and
+ *                                 watches for WAIT_MS how many of the object's pages come home
+ *   follow                        allocates 16 small objects pinned to the first node with a CPU,
+ *                                 then is pinned to the last and allocates until re-routed: where
+ *                                 the objects' pages are then */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "numaheap.h"
@@ -216,6 +224,121 @@ static int cmd_large(void) {
     return 0;
 }
 
+/* Pages of [p, p+len) the kernel reports on node, and resident elsewhere (*away). */
+static size_t count_on(const char *p, size_t len, int node, size_t *away) {
+    static int where[65536];
+    size_t n = len / PAGE, on = 0;
+    if (n > sizeof where / sizeof *where) n = sizeof where / sizeof *where;
+    nh_pages_where(p, n * PAGE, where, n);
+    *away = 0;
+    for (size_t i = 0; i < n; i++) {
+        on += where[i] == node;
+        *away += where[i] >= 0 && where[i] != node;
+    }
+    return on;
+}
+
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmd_repair(int node, int mb, int wait_ms) {
+    nh_node_info_t info;
+    if (nh_node_info(node, &info)) return fprintf(stderr, "lab_probe: node %d\n", node), 2;
+    size_t chunk = 1u << 20, cap = (size_t)info.mem_total + (256u << 20), hogged = 0, away;
+    char *hog = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (hog == MAP_FAILED) return perror("mmap"), 3;
+    unsigned long mask[NH_MAX_NODES / 64] = {0};
+    mask[node / 64] |= 1ul << (node % 64);
+    if (mbind(hog, cap, MPOL_PREFERRED, mask, NH_MAX_NODES + 1, 0)) return perror("mbind"), 3;
+    /* the node is full when a chunk's pages mostly land elsewhere */
+    for (; hogged + chunk <= cap; hogged += chunk) {
+        memset(hog + hogged, 1, chunk);
+        if (count_on(hog + hogged, chunk, node, &away) < chunk / PAGE / 2) break;
+    }
+    size_t len = (size_t)mb << 20;
+    char *p = nh_malloc_onnode(len, node);
+    if (!p) return perror("nh_malloc_onnode"), 3;
+    memset(p, 2, len);
+    size_t first_on = count_on(p, len, node, &away), misplaced = away;
+    munmap(hog, cap); /* the node has room again */
+    long start = now_ms(), home_ms = -1;
+    size_t on = first_on;
+    while (now_ms() - start < wait_ms) {
+        on = count_on(p, len, node, &away);
+        if (home_ms < 0 && !away) home_ms = now_ms() - start;
+        if (home_ms >= 0) break;
+        usleep(20000);
+    }
+    if (home_ms < 0) on = count_on(p, len, node, &away);
+    int intact = 1;
+    for (size_t i = 0; i < len; i += PAGE)
+        intact &= p[i] == 2;
+    nh_stats_t st;
+    nh_stats(node, &st);
+    printf("repair hogged=%zu misplaced=%zu home_ms=%ld on=%zu away=%zu intact=%d audited=%llu "
+           "moved=%llu stats_misplaced=%llu \n",
+           hogged >> 20, misplaced, home_ms, on, away, intact, (unsigned long long)st.pages_audited,
+           (unsigned long long)st.pages_moved, (unsigned long long)st.pages_misplaced);
+    return 0;
+}
+
+static cpu_set_t cpus_of(int node) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c < CPU_SETSIZE && c < sysconf(_SC_NPROCESSORS_CONF); c++)
+        if (nh_node_of_cpu(c) == node) CPU_SET(c, &set);
+    return set;
+}
+
+/* In a thread of its own, so that its first allocation routes it to the node it is pinned to. */
+static void *follow_thread(void *arg) {
+    nh_nodemask_t cpus;
+    nh_nodes_with_cpus(&cpus);
+    int first = -1, last = -1;
+    for (int n = 0; n <= nh_max_node(); n++)
+        if (nh_nodemask_isset(&cpus, n)) last = n, first = first < 0 ? n : first;
+    if (first == last) return fprintf(stderr, "lab_probe: one node with CPUs\n"), NULL;
+    cpu_set_t a = cpus_of(first), b = cpus_of(last);
+    sched_setaffinity(0, sizeof a, &a);
+    sched_yield();
+    enum { N = 16 };
+    char *obj[N];
+    for (int i = 0; i < N; i++) {
+        obj[i] = malloc(64);
+        memset(obj[i], 3, 64);
+    }
+    int before = nh_current_node();
+    sched_setaffinity(0, sizeof b, &b);
+    sched_yield();
+    for (int i = 0; i < 4096 && nh_current_node() != last; i++) {
+        char *volatile q = malloc(512);
+        q[0] = 1;
+        free(q);
+    }
+    int on_first = 0, on_last = 0;
+    for (int i = 0; i < N; i++) {
+        int w = -1;
+        nh_pages_where(obj[i], 1, &w, 1);
+        on_first += w == first;
+        on_last += w == last;
+    }
+    printf("follow from=%d to=%d before=%d after=%d on_from=%d on_to=%d node_of=%d \n", first, last,
+           before, nh_current_node(), on_first, on_last, nh_node_of(obj[0]));
+    *(int *)arg = 0;
+    return NULL;
+}
+
+static int cmd_follow(void) {
+    int rc = 2;
+    pthread_t t;
+    pthread_create(&t, NULL, follow_thread, &rc);
+    pthread_join(t, NULL);
+    return rc;
+}
+
 /* what getcpu says on each CPU: routing depends on it (rseq, or the vDSO under emulation) */
 static int cmd_getcpu(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -244,6 +367,9 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "kpolicy")) return cmd_kpolicy();
     if (argc >= 2 && !strcmp(argv[1], "policy-of")) return cmd_policy_of();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
+    if (argc >= 5 && !strcmp(argv[1], "repair"))
+        return cmd_repair(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    if (argc >= 2 && !strcmp(argv[1], "follow")) return cmd_follow();
     if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))
         return cmd_exhaust_bind(NULL, atoi(argv[2]));

@@ -373,6 +373,89 @@ static void migrate_then_repair_moves_pages_home(void **s) {
     free(p);
 }
 
+/* ---- the background repairer (NUMAHEAP_REPAIR) -------------------------------------------- */
+
+#define REPAIR_MS 200
+
+static char *run_probe(char *const argv[], const char *env1, const char *env2);
+static const char *probe_path(void);
+
+/* The node a repair test fills (the small one where there is one: quicker to fill) and the
+ * lab probe's report of filling it, placing 32 MiB there, freeing the fill and watching for
+ * wait_ms. */
+static char *run_repair_probe(const char *env, int wait_ms, int *node) {
+    const char *small = getenv("NH_LAB_SMALL_NODE");
+    int nodes[64], k = node_list(nodes, 0);
+    *node = small && *small ? atoi(small) : nodes[k - 1];
+    char n[16], wait[16];
+    snprintf(n, sizeof n, "%d", *node);
+    snprintf(wait, sizeof wait, "%d", wait_ms);
+    char *argv[] = {(char *)probe_path(), "repair", n, "32", wait, NULL};
+    char *out = run_probe(argv, env, NULL);
+    print_message("%s: %s", env ? env : "(no repairer)", out);
+    return out;
+}
+
+static unsigned long field(const char *out, const char *name) {
+    const char *f = strstr(out, name);
+    if (!f) fail_msg("no %s in: %s", name, out);
+    return strtoul(f + strlen(name), NULL, 10);
+}
+
+/* A node filled until pages fall back, then given room: the repairer brings the object's
+ * pages home, nothing of them lost, and nh_stats counts them. How long it took is in the
+ * message: an interval or so plus the move, which under TCG alone takes a second on an idle
+ * host and many on a busy one, hence the generous limit (the probe stops watching as soon as
+ * every page is home). */
+static void repairer_brings_pages_home(void **s) {
+    int node;
+    char env[64];
+    snprintf(env, sizeof env, "NUMAHEAP_REPAIR=%dms", REPAIR_MS);
+    char *out = run_repair_probe(env, 300 * REPAIR_MS, &node);
+    unsigned long misplaced = field(out, " misplaced="), moved = field(out, " moved=");
+    long home_ms = strtol(strstr(out, "home_ms=") + 8, NULL, 10);
+    if (misplaced < 32 * 256 / 2) fail_msg("the fill left too few pages elsewhere: %s", out);
+    if (home_ms < 0 || field(out, " away=") != 0 || field(out, " on=") != 32 * 256 ||
+        !field(out, " intact=") || moved < misplaced || field(out, " audited=") < 32 * 256)
+        fail_msg("node %d: %s", node, out);
+}
+
+/* The same without the repairer: the pages stay where they fell back, for 20 intervals. */
+static void pages_stay_without_repairer(void **s) {
+    int node;
+    char *out = run_repair_probe(NULL, 20 * REPAIR_MS, &node);
+    unsigned long misplaced = field(out, " misplaced=");
+    if (misplaced < 32 * 256 / 2 || field(out, " away=") != misplaced ||
+        strtol(strstr(out, "home_ms=") + 8, NULL, 10) != -1 || field(out, " moved=") != 0 ||
+        field(out, " audited=") != 0)
+        fail_msg("node %d: %s", node, out);
+}
+
+static int engine_is(const char *name) {
+    char buf[32];
+    size_t len = sizeof buf;
+    return nh_ctl("engine", buf, &len, NULL, 0) == 0 && !strcmp(buf, name);
+}
+
+/* NUMAHEAP_MIGRATE_ON_MOVE: a thread re-routed to another node finds the objects it allocated
+ * last there too; without it they stay on the node it left. */
+static void migrate_on_move_brings_pages(void **s) {
+    int nodes[64];
+    if (node_list(nodes, 1) < 2 || engine_is("jemalloc")) skip(); /* (it reports no pages) */
+    char *argv[] = {(char *)probe_path(), "follow", NULL};
+    char *on = run_probe(argv, "NUMAHEAP_MIGRATE_ON_MOVE=1", NULL);
+    char want[64];
+    print_message("on: %s", on);
+    snprintf(want, sizeof want, "before=%d after=%d on_from=0 on_to=16 node_of=%d ",
+             (int)field(on, "from="), (int)field(on, " to="), (int)field(on, "from="));
+    if (!strstr(on, want)) fail_msg("NUMAHEAP_MIGRATE_ON_MOVE=1: %s (want %s)", on, want);
+    char *off = run_probe(argv, NULL, NULL);
+    print_message("off: %s", off);
+    snprintf(want, sizeof want, "before=%d after=%d on_from=16 on_to=0 ", (int)field(off, "from="),
+             (int)field(off, " to="));
+    if (!strstr(off, want)) fail_msg("without NUMAHEAP_MIGRATE_ON_MOVE: %s (want %s)", off, want);
+}
+
 /* ---- large objects ------------------------------------------------------------------------- */
 
 static int has_hmat(void);
@@ -764,6 +847,9 @@ int main(void) {
         cmocka_unit_test(exited_thread_memory_stays_on_its_node),
         cmocka_unit_test(cpuless_node_usable_but_never_home),
         cmocka_unit_test(migrate_then_repair_moves_pages_home),
+        cmocka_unit_test(repairer_brings_pages_home),
+        cmocka_unit_test(pages_stay_without_repairer),
+        cmocka_unit_test(migrate_on_move_brings_pages),
         cmocka_unit_test(large_objects_interleaved),
         cmocka_unit_test(inherited_bind_respected),
         cmocka_unit_test(inherited_interleave_respected),

@@ -28,7 +28,7 @@ check() { # check VAR VALUE
     fi
 }
 
-for v in NUMAHEAP_STRICT NUMAHEAP_STATS NUMAHEAP_VERBOSE NUMAHEAP_EXPLICIT_COMMIT; do
+for v in NUMAHEAP_STRICT NUMAHEAP_STATS NUMAHEAP_VERBOSE NUMAHEAP_EXPLICIT_COMMIT NUMAHEAP_MIGRATE_ON_MOVE; do
     for x in "" garbage 2 -1 "$long"; do check $v "$x"; done
 done
 for x in "" garbage 65 -1 99999999999999999999 "$long" 4x; do check NUMAHEAP_ARENAS_PER_NODE "$x"; done
@@ -37,6 +37,11 @@ for x in "" garbage 0 -1 1000 4095 2T 99999999999999999999K "$long" 12Q; do
 done
 for x in "" garbage 512M 3G 32T "$long"; do check NUMAHEAP_REGION_SIZE "$x"; done
 for x in "" garbage 0 1001 -4 "$long"; do check NUMAHEAP_REROUTE_CHECKS "$x"; done
+# the repairer's interval: milliseconds (or with ms/s), 0/off, from 10 ms to an hour
+for x in "" garbage 5 9ms -1 3600001 3601s 2h ms s 1.5s 10x on 99999999999999999999 "$long"; do
+    check NUMAHEAP_REPAIR "$x"
+done
+for x in "" garbage 0 -1 16777217 "$long" 4K; do check NUMAHEAP_REPAIR_PAGES "$x"; done
 for x in "" garbage bind: bind:7 bind:0-9 interleave:1023 bind:0/static/relative local:0 \
     preferred/static "bind:99999999999999" "$long"; do
     check NUMAHEAP_POLICY "$x"
@@ -72,6 +77,12 @@ fi
 # ...while the same settings do act on the ordinary copy
 out=$(env NUMAHEAP_ARENAS_PER_NODE=1 NUMAHEAP_LARGE_THRESHOLD=4K "$probe" 2>/dev/null)
 [[ "$out" == *"arenas=1 "* && "$out" == *"large32M=1"* ]] || { echo "FAIL settings not applied: $out"; fail=1; }
+[[ $baseline == *" repair_ms=0 repair_pages=16384 migrate_on_move=0"* ]] || { echo "FAIL repair defaults: $baseline"; fail=1; }
+for pair in 200ms=200 2s=2000 250=250 10=10 off=0 0=0 3600s=3600000; do
+    out=$(env NUMAHEAP_REPAIR="${pair%%=*}" NUMAHEAP_REPAIR_PAGES=64 NUMAHEAP_MIGRATE_ON_MOVE=1 "$probe" 2>"$work/err")
+    [[ $out == *" repair_ms=${pair#*=} repair_pages=64 migrate_on_move=1"* && ! -s $work/err ]] ||
+        { echo "FAIL NUMAHEAP_REPAIR=${pair%%=*}: $out $(cat "$work/err")"; fail=1; }
+done
 
 [[ $fail -eq 0 ]] && echo "bad settings: every case one warning, defaults kept; secure mode ignores all"
 exit $fail

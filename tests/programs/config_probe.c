@@ -1,6 +1,6 @@
 /* Prints numaheap's effective configuration as observed from outside: the small and large
- * policies, arenas per node, whether 64 MiB and 32 MiB objects are large (interleaved), and
- * whether stats print at exit. Used to check that bad settings leave the defaults in place. */
+ * policies, arenas per node, whether 64 MiB and 32 MiB objects are large (interleaved), and the
+ * repairer's settings. Used to check that bad settings leave the defaults in place. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +18,16 @@ int main(void) {
     char *a = malloc(64u << 20), *b = malloc(32u << 20);
     memset(a, 1, 4096);
     memset(b, 1, 4096);
-    printf("policy=%s large_policy=%s arenas=%llu large64M=%d large32M=%d\n", s, l,
-           (unsigned long long)st.arenas, nh_node_of(a) == NH_NODE_INTERLEAVED,
-           nh_node_of(b) == NH_NODE_INTERLEAVED);
+    uint64_t repair_ms = 99, repair_pages = 99, follow = 99;
+    size_t len = sizeof repair_ms;
+    nh_ctl("config.repair_ms", &repair_ms, &len, NULL, 0);
+    nh_ctl("config.repair_pages", &repair_pages, &len, NULL, 0);
+    nh_ctl("config.migrate_on_move", &follow, &len, NULL, 0);
+    printf("policy=%s large_policy=%s arenas=%llu large64M=%d large32M=%d repair_ms=%llu "
+           "repair_pages=%llu migrate_on_move=%llu\n",
+           s, l, (unsigned long long)st.arenas, nh_node_of(a) == NH_NODE_INTERLEAVED,
+           nh_node_of(b) == NH_NODE_INTERLEAVED, (unsigned long long)repair_ms,
+           (unsigned long long)repair_pages, (unsigned long long)follow);
     free(a);
     free(b);
     return 0;

@@ -214,8 +214,9 @@ static void ctl_numbers(void **s) {
     const char *env = getenv("NUMAHEAP_LARGE_THRESHOLD");
     if (!env) assert_int_equal(v, 64u << 20);
 
-    static const char *const fields[] = {"allocated", "active",     "committed",      "resident",
-                                         "arenas",    "bind_errno", "commit_failures"};
+    static const char *const fields[] = {
+        "allocated",  "active",          "committed",     "resident",    "arenas",
+        "bind_errno", "commit_failures", "pages_audited", "pages_moved", "pages_misplaced"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         char name[64];
         snprintf(name, sizeof name, "stats.node.0.%s", fields[i]);
