@@ -121,9 +121,7 @@ static int run(const cli_command_t *self, int argc, char **argv) {
         if (r->rc) {
             if (!r->heap.comm[0]) heap_comm(pids[i], r->heap.comm, sizeof r->heap.comm);
             r->heap.pid = pids[i];
-            fprintf(stderr, "numaheap repair: process %d: %s\n", pids[i],
-                    r->rc == -ENODATA ? "no numaheap heap (no named regions, no region table)"
-                                      : heap_error(r->rc));
+            fprintf(stderr, "numaheap repair: process %d: %s\n", pids[i], heap_error(r->rc));
             status = CLI_FAIL;
         } else if (sum(&r->audit).failed && status == CLI_OK) {
             status = CLI_INCOMPLETE;

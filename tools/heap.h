@@ -50,7 +50,8 @@ int heap_read(int pid, heap_t *h);
 void heap_free(heap_t *h);
 /* "names", "region table", or "none". */
 const char *heap_source_name(heap_source_t s);
-/* What rc (a negative errno from heap_read or heap_audit) means, as the end of a line. */
+/* What rc (a negative errno from heap_read or heap_audit; -ENODATA: no heap found) means, as
+ * the end of a line. */
 const char *heap_error(int rc);
 
 /* Per home node: the resident pages of its region the kernel reported (audited), those on

@@ -243,11 +243,17 @@ const char *heap_error(int rc) {
     case ENOENT:
     case ESRCH:
         return "has exited";
+    case ENODATA:
+        return "no numaheap heap (no named regions, no region table)";
     case EPERM:
     case EACCES:
-        return "not permitted: reading and moving another process's pages needs ptrace read "
-               "access to it (the same user, or CAP_SYS_PTRACE) and CAP_SYS_NICE for another "
-               "user's process";
+        return rc == -EPERM
+                   ? "not permitted (EPERM): moving another process's pages needs ptrace read "
+                     "access to it (the same user, or CAP_SYS_PTRACE) and CAP_SYS_NICE for "
+                     "another user's process"
+                   : "not permitted (EACCES): reading another process's maps and pages needs "
+                     "ptrace read access to it (the same user, or CAP_SYS_PTRACE), and moving "
+                     "them CAP_SYS_NICE for another user's process";
     default:
         return strerror(-rc);
     }
