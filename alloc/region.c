@@ -48,10 +48,10 @@ static int prefer_node(region_t *r, void *addr, size_t size) {
     return os_hooks.bind(addr, size, MPOL_PREFERRED, &one);
 }
 
-/* Where the kernel cannot name the regions' mappings, the region table (region_table.h) is how
- * tools outside find them. Best effort: without it they see no heap, nothing else changes. */
 _Static_assert(NH_MAX_SLOTS + 1 <= NH_REGION_TABLE_MAX, "the region table holds every region");
 
+/* Where the kernel cannot name the regions' mappings, the region table (region_table.h) is how
+ * tools outside find them. Best effort: without it they see no heap, nothing else changes. */
 static void publish_table(int nslots) {
     union {
         nh_region_table_t t;
