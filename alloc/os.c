@@ -1,7 +1,6 @@
 /* The operating-system layer of alloc/: every mmap, mprotect and madvise the allocator makes,
- * behind os_hooks so tests can count and fail them, and the marks tools find regions by. Binding
- * goes through policy/'s raw mbind. Contract: addresses and sizes are page-aligned; functions
- * return 0 or an errno value. */
+ * behind os_hooks so tests can count and fail them. Binding goes through policy/'s raw mbind.
+ * Contract: addresses and sizes are page-aligned; functions return 0 or an errno value. */
 #include "alloc_internal.h"
 
 #include <errno.h>
@@ -62,6 +61,8 @@ int os_name(void *addr, size_t size, const char *name) {
                : 0;
 }
 
+/* The marks tools find regions by where names are missing (region.c's table); not behind
+ * os_hooks, as nothing in the allocator depends on it. */
 int os_publish(const char *name, const void *data, size_t size) {
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 1u
