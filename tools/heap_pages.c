@@ -35,16 +35,27 @@ static int move_home(walk_t *w) {
     unsigned long k = 0;
     for (unsigned long i = 0; i < w->n; i++)
         if (w->status[i] >= 0 && w->status[i] != w->home)
-            pages[k] = w->pages[i], nodes[k++] = w->home;
+            pages[k] = w->pages[i], nodes[k] = w->home, status[k++] = -EAGAIN; /* until told */
     if (!k) return 0;
     int e = kernel_move_pages_pid(w->h->pid, k, pages, nodes, status, MPOL_MF_MOVE);
     if (e == EPERM || e == ESRCH) return -e;
-    if (e) { /* the call as a whole: home offline or without memory (ENODEV), not allowed to
-              * the process by its cpuset (EACCES), no memory for the move (ENOMEM) */
+    if (e && e != ENOENT && e != ENOMEM && e != EBUSY) {
+        /* refused as a whole: home offline or without memory (ENODEV), not allowed to the
+         * process by its cpuset (EACCES) */
         a->failed += k;
         if (!a->error) a->error = e;
         return 0;
     }
+    /* a page busy at that moment (one of a transparent huge page being split, say) usually
+     * moves on another try */
+    for (int retry = 0; retry < 3; retry++)
+        for (unsigned long i = 0; i < k; i++) {
+            if (status[i] != -EBUSY && status[i] != -EAGAIN) continue;
+            int one = -EAGAIN;
+            if (!kernel_move_pages_pid(w->h->pid, 1, &pages[i], &nodes[i], &one, MPOL_MF_MOVE) ||
+                one >= 0)
+                status[i] = one;
+        }
     for (unsigned long i = 0; i < k; i++) {
         if (status[i] == w->home) {
             a->moved++;
