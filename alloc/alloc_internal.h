@@ -71,6 +71,9 @@ NH_HIDDEN extern os_hooks_t os_hooks;
 NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
 NH_HIDDEN int os_populate(void *addr, size_t size); /* MADV_POPULATE_WRITE: 0 or errno */
 NH_HIDDEN int os_name(void *addr, size_t size, const char *name); /* [anon:name] in maps */
+/* size bytes of data in a shared read-only memfd mapping, "/memfd:NAME (deleted)" in
+ * /proc/PID/maps, for tools to read from outside; no descriptor stays open. 0 or errno. */
+NH_HIDDEN int os_publish(const char *name, const void *data, size_t size);
 
 /* ---- region.c: one reserved, node-bound address range per node -------------------------- */
 typedef struct region {

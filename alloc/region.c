@@ -22,6 +22,7 @@
  * no page of it is ever faulted in under MPOL_BIND by numaheap, yet the kernel's NUMA
  * balancing may move its pages between the bound nodes (which audit then reports). */
 #include "alloc_internal.h"
+#include "region_table.h"
 
 #include <errno.h>
 #include <numaif.h>
@@ -45,6 +46,24 @@ static int prefer_node(region_t *r, void *addr, size_t size) {
     /* preferred falls back to other nodes when this one is full; strict mode catches that in
      * region_commit rather than binding (see the top of this file) */
     return os_hooks.bind(addr, size, MPOL_PREFERRED, &one);
+}
+
+_Static_assert(NH_MAX_SLOTS + 1 <= NH_REGION_TABLE_MAX, "the region table holds every region");
+
+/* Where the kernel cannot name the regions' mappings, the region table (region_table.h) is how
+ * tools outside find them. Best effort: without it they see no heap, nothing else changes. */
+static void publish_table(int nslots) {
+    union {
+        nh_region_table_t t;
+        char bytes[NH_REGION_TABLE_SIZE];
+    } u = {.t = {.magic = NH_REGION_TABLE_MAGIC,
+                 .version = NH_REGION_TABLE_VERSION,
+                 .entry_size = sizeof(nh_region_entry_t)}};
+    for (int i = 0; i <= nslots && i < (int)NH_REGION_TABLE_MAX; i++)
+        u.t.entries[u.t.count++] = (nh_region_entry_t){
+            regions[i].base, regions[i].end,
+            regions[i].node == NH_NODE_INTERLEAVED ? NH_REGION_TABLE_SPREAD : regions[i].node, 0};
+    os_publish(NH_REGION_TABLE_NAME, &u, sizeof u);
 }
 
 static int bind_region(region_t *r) {
@@ -99,6 +118,7 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     if (!base) return ENOMEM;
     region_map.base = (uintptr_t)base;
     region_map.shift = (unsigned)__builtin_ctzl(size);
+    bool unnamed = false;
     for (int i = 0; i < nslots; i++) {
         region_t *r = &regions[i];
         r->node = region_map.slot_node[i];
@@ -110,7 +130,7 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
         set_strictness(r, c);
         char name[32];
         fmt_buf(name, sizeof name, "numaheap node %d", r->node);
-        os_name((void *)r->base, r->end - r->base, name);
+        unnamed |= os_name((void *)r->base, r->end - r->base, name) != 0;
         if (r->bind_errno)
             log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch placement%s\n",
                         r->node, r->bind_errno, c->strict ? ", strict allocations fail" : "");
@@ -124,8 +144,9 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     lr->spread = true;
     set_strictness(lr, c);
     lr->populate |= c->strict;
-    os_name((void *)lr->base, lr->end - lr->base, "numaheap large");
+    unnamed |= os_name((void *)lr->base, lr->end - lr->base, "numaheap large") != 0;
     large_slot = nslots;
+    if (unnamed) publish_table(nslots);
     region_map.slot_node[nslots] = NH_NODE_INTERLEAVED;
     region_map.size = size * (size_t)(nslots + 1); /* last: until now no address is inside */
     return 0;

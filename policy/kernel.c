@@ -40,8 +40,9 @@ int kernel_get_mempolicy(int *mode_flags, nh_nodemask_t *nodes, void *addr, unsi
                           nodes ? MAXNODE_ARG : 0ul, addr, (unsigned long)flags));
 }
 
-int kernel_move_pages(unsigned long count, void **pages, const int *nodes, int *status, int flags) {
-    return sys_rc(syscall(SYS_move_pages, 0, count, pages, nodes, status, flags));
+int kernel_move_pages_pid(int pid, unsigned long count, void **pages, const int *nodes, int *status,
+                          int flags) {
+    return sys_rc(syscall(SYS_move_pages, pid, count, pages, nodes, status, flags));
 }
 
 int kernel_wi_weight(int node) {

@@ -122,8 +122,15 @@ NH_HIDDEN int kernel_mbind(void *addr, size_t len, int mode_flags, const nh_node
 NH_HIDDEN int kernel_set_mempolicy(int mode_flags, const nh_nodemask_t *nodes);
 NH_HIDDEN int kernel_get_mempolicy(int *mode_flags, nh_nodemask_t *nodes, void *addr,
                                    unsigned flags);
-NH_HIDDEN int kernel_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
-                                int flags);
+/* move_pages(2) on process pid (0: the caller). Another process's pages need ptrace read
+ * access to it (PTRACE_MODE_READ_REALCREDS), else EPERM. */
+NH_HIDDEN int kernel_move_pages_pid(int pid, unsigned long count, void **pages, const int *nodes,
+                                    int *status, int flags);
+/* The caller's own pages: what alloc/ uses. */
+static inline int kernel_move_pages(unsigned long count, void **pages, const int *nodes,
+                                    int *status, int flags) {
+    return kernel_move_pages_pid(0, count, pages, nodes, status, flags);
+}
 /* Probed once, cached. */
 NH_HIDDEN const nh_caps_t *kernel_caps(void);
 /* Test seam: replace the cached capabilities (NULL: probe again now). */

@@ -1,6 +1,7 @@
 /* What the numaheap subcommands share: the command table entry main.c dispatches on, one-line
  * argument errors (exit status 2), policy error reports with a caret, help text. Each
- * subcommand lives in its own cmd_NAME.c and uses the public header only. */
+ * subcommand lives in its own cmd_NAME.c and uses the public header only; heap_pages.c alone
+ * reaches policy/'s move_pages wrapper, for other processes' pages. */
 #ifndef NH_CLI_H
 #define NH_CLI_H
 
@@ -25,7 +26,7 @@ typedef struct cli_command {
 } cli_command_t;
 
 extern const cli_command_t cli_topology, cli_check, cli_oci, cli_run, cli_show, cli_usage, cli_stat,
-    cli_policy;
+    cli_repair, cli_policy;
 
 /* Prints "numaheap NAME: <message> (see 'numaheap NAME --help')" on stderr; returns CLI_USAGE. */
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)

@@ -4,8 +4,9 @@
 
 #include <string.h>
 
-static const cli_command_t *const commands[] = {&cli_topology, &cli_show, &cli_check, &cli_oci,
-                                                &cli_run,      &cli_stat, &cli_usage, &cli_policy};
+static const cli_command_t *const commands[] = {&cli_topology, &cli_show,  &cli_check,
+                                                &cli_oci,      &cli_run,   &cli_stat,
+                                                &cli_repair,   &cli_usage, &cli_policy};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static int help(FILE *f) {

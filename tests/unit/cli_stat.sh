@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# numaheap stat against a process with named numaheap regions (fake_named_heap): the text
-# table, --json figures (heap bytes, misplaced pages), lookup by name, and a process without
-# named regions ("heap: unknown").
+# numaheap stat against a process with numaheap regions (fake_named_heap: named, or listed in a
+# region table where the kernel cannot name mappings): the text table, --json figures (heap
+# bytes, misplaced pages), lookup by name, and a process without regions ("heap: unknown").
 # Usage: cli_stat.sh NUMAHEAP FAKE_NAMED_HEAP
 set -uo pipefail
 nh=$1 fake=$2
@@ -18,7 +18,7 @@ for _ in $(seq 100); do
     IFS= read -r line <"$said" && [[ -n $line ]] && break
     sleep 0.05
 done
-[[ $line == unsupported ]] && { echo "cli_stat: kernel cannot name mappings: skipped"; exit 77; }
+[[ $line == unsupported ]] && { echo "cli_stat: cannot mark regions: skipped"; exit 77; }
 [[ $line == ready ]] || fail "fake heap said '$line'"
 page=$(getconf PAGESIZE)
 
@@ -38,7 +38,7 @@ grep -q "\"heap_bytes\": *$((88 * page)), *\"misplaced_pages\": *16," <<<"$json"
 
 # A process without numaheap's regions: this shell.
 out=$("$nh" stat $$) || fail "stat $$ failed"
-grep -qx 'heap: unknown (regions not named)' <<<"$out" || fail "no 'heap: unknown' line"
+grep -qx "heap: unknown (no named regions, no region table)" <<<"$out" || fail "no heap: unknown line"
 json=$("$nh" stat --json $$) || fail "stat --json $$ failed"
 grep -q '"heap_known": *false' <<<"$json" || fail "json: heap_known not false"
 echo "cli_stat: ok"

@@ -5,5 +5,7 @@
 
 /* mbind, set_mempolicy, get_mempolicy, move_pages and migrate_pages return -1 with errno_value. */
 int seccomp_deny_mempolicy(int errno_value);
+/* System call nr returns -1 with errno_value. */
+int seccomp_deny_syscall(long nr, int errno_value);
 
 #endif
