@@ -19,8 +19,6 @@ NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
 /* Inline in engine_inline.h:
  *   void *engine_malloc(size_t size);            malloc: routing and large objects included
  *   void *engine_calloc(size_t n, size_t size);  calloc: overflow is ENOMEM
- * Both return NULL only after bind_spill has had the request (under bind, the other bound
- * nodes), so malloc is a tail call of the engine's and its inline path saves no registers.
  *   void engine_free(void *p);                   any pointer, NULL included
  *   void engine_free_sized(void *p, size_t n);   operator delete with a size: may check n */
 

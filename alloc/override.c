@@ -19,10 +19,10 @@ static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
 }
 
-/* Under bind, an exhausted home node is not the end: the engine's slow path hands the request
- * to bind_spill, which tries the other bound nodes (engine.h). */
+/* Under bind, an exhausted home node is not the end: bind_spill tries the other bound nodes. */
 NH_EXPORT void *malloc(size_t size) {
-    return engine_malloc(size);
+    void *p = engine_malloc(size);
+    return NH_LIKELY(p != NULL) ? p : bind_spill(size, 0, false, bind_failed_node(size));
 }
 
 NH_EXPORT void free(void *p) {
@@ -30,7 +30,10 @@ NH_EXPORT void free(void *p) {
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
-    return engine_calloc(n, size);
+    void *p = engine_calloc(n, size);
+    size_t total;
+    if (NH_LIKELY(p != NULL) || __builtin_mul_overflow(n, size, &total)) return p;
+    return bind_spill(total, 0, true, bind_failed_node(total));
 }
 
 NH_EXPORT void *realloc(void *p, size_t size) {

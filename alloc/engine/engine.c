@@ -150,9 +150,6 @@ static void free_foreign(void *p) {
 _Noreturn void nhe_corrupt(const page_t *pg, const void *b) {
     nhe_fatal("heap corruption: a free block's link was overwritten", b);
 }
-void *nhe_corrupt_pop(const page_t *pg, const void *b) {
-    nhe_corrupt(pg, b);
-}
 
 /* The segment of one of our objects, or a fatal error naming op. p is inside the regions. */
 segment_t *nhe_segment_checked(const void *p, const char *op) {
@@ -250,9 +247,7 @@ void *nhe_malloc_generic(size_t size, bool zero) {
         p = huge_alloc(region_large(), size, 0, zero);
     else
         p = theap_alloc(h, size, zero);
-    if (NH_LIKELY(p != NULL)) return p;
-    failed();
-    return bind_spill(size, 0, zero, bind_failed_node(size)); /* see engine.h */
+    return p ? p : failed();
 }
 
 void *engine_aligned(size_t align, size_t size) {
