@@ -21,8 +21,12 @@ int nhje_mallctl(const char *, void *, size_t *, void *, size_t);
 int nhje_mallctlnametomib(const char *, size_t *, size_t *);
 int nhje_mallctlbymib(const size_t *, size_t, void *, size_t *, void *, size_t);
 
-/* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF. */
-const char *nhje_malloc_conf = "retain:true,background_thread:false";
+/* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF: the embedding
+ * blanks the variable's name in jemalloc (cmake/embed_jemalloc.sh), and engine_init appends
+ * NUMAHEAP_JE once config.c has checked it, so jemalloc never reports on text itself. */
+#define ENGINE_CONF "retain:true,background_thread:false"
+const char *nhje_malloc_conf = ENGINE_CONF;
+static char conf_buf[sizeof ENGINE_CONF + 1 + 4096 + 1];
 
 /* One hooks table per node, so a hook knows its region from the pointer jemalloc passes; the
  * arena index is no help, as jemalloc allocates an arena's metadata through the hooks before
@@ -137,6 +141,10 @@ static void thread_exit(void *arg) {
 
 int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     const topo_t *t = topo_get();
+    if (c->je_conf) { /* before the first nhje_ call, which reads nhje_malloc_conf */
+        fmt_buf(conf_buf, sizeof conf_buf, "%s,%s", ENGINE_CONF, c->je_conf);
+        nhje_malloc_conf = conf_buf;
+    }
     for (int n = mask_next(nodes, 0); n >= 0; n = mask_next(nodes, n + 1)) {
         int slot = heap_slot_of_node(n);
         if (slot < 0) continue;
