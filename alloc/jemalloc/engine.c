@@ -106,16 +106,24 @@ static bool hook_decommit(extent_hooks_t *h, void *a, size_t s, size_t off, size
     return !r || region_decommit(r, (char *)a + off, len) != 0;
 }
 
+/* Bytes the purge hooks gave back: malloc_trim's answer is whether its purge added to it. */
+static uint64_t purged_bytes;
+
+static bool purged(size_t len) {
+    __atomic_fetch_add(&purged_bytes, len, __ATOMIC_RELAXED);
+    return false;
+}
+
 static bool hook_purge_lazy(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
                             unsigned ind) {
     region_t *r = hook_region(h);
-    return !r || region_purge(r, (char *)a + off, len, true) != 0;
+    return !r || region_purge(r, (char *)a + off, len, true) != 0 || purged(len);
 }
 
 static bool hook_purge_forced(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
                               unsigned ind) {
     region_t *r = hook_region(h);
-    return !r || region_purge(r, (char *)a + off, len, false) != 0;
+    return !r || region_purge(r, (char *)a + off, len, false) != 0 || purged(len);
 }
 
 /* Extents of one arena always lie in one region, so splitting and merging are always fine. */
@@ -291,8 +299,11 @@ size_t engine_usable_size(const void *p) {
 }
 
 bool engine_trim(void) {
-    /* every arena's unused dirty pages back to the kernel (MALLCTL_ARENAS_ALL) */
-    return nhje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0;
+    /* every arena's unused dirty pages back to the kernel (MALLCTL_ARENAS_ALL); jemalloc's
+     * purge succeeds with nothing to purge, so success alone says nothing was given back */
+    uint64_t before = __atomic_load_n(&purged_bytes, __ATOMIC_RELAXED);
+    if (nhje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) != 0) return false;
+    return __atomic_load_n(&purged_bytes, __ATOMIC_RELAXED) != before;
 }
 
 void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
