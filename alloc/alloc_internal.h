@@ -39,6 +39,7 @@ typedef struct config {
     unsigned repair_pages;    /* NUMAHEAP_REPAIR_PAGES: pages audited per interval */
     bool migrate_on_move;     /* NUMAHEAP_MIGRATE_ON_MOVE: a re-routed thread's pages follow it */
     bool secure;              /* AT_SECURE: all settings ignored */
+    const char *je_conf;      /* NUMAHEAP_JE once checked (jemalloc engine), else NULL */
 } config_t;
 
 /* Parses envp (NULL: environ). Bad values: one warning line each, default kept. */

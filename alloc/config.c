@@ -314,6 +314,158 @@ static void bind_settings(config_t *c, const topo_t *t) {
     }
 }
 
+/* ---- NUMAHEAP_JE ------------------------------------------------------------------------ */
+/* The embedded jemalloc (5.3)'s conf keys and what their values must be. The whole of
+ * NUMAHEAP_JE is checked here so that jemalloc, which would print its own unprefixed lines
+ * naming neither the variable nor the program, only ever sees text it accepts. */
+typedef enum { JE_BOOL, JE_UNSIGNED, JE_SIGNED, JE_TEXT, JE_CHOICE } je_kind_t;
+
+static const struct je_key {
+    const char *name;
+    je_kind_t kind;
+    const char
+        *choices; /* JE_CHOICE: '|'-separated; JE_UNSIGNED: NULL, or "1" for a minimum of 1 */
+} je_keys[] = {
+    {"abort", JE_BOOL, NULL},
+    {"abort_conf", JE_BOOL, NULL},
+    {"background_thread", JE_BOOL, NULL},
+    {"bin_shards", JE_TEXT, NULL},
+    {"cache_oblivious", JE_BOOL, NULL},
+    {"confirm_conf", JE_BOOL, NULL},
+    {"dirty_decay_ms", JE_SIGNED, NULL},
+    {"dss", JE_CHOICE, "disabled|primary|secondary"},
+    {"experimental_infallible_new", JE_BOOL, NULL},
+    {"hpa", JE_BOOL, NULL},
+    {"junk", JE_CHOICE, "true|false|alloc|free"},
+    {"lg_extent_max_active_fit", JE_UNSIGNED, NULL},
+    {"lg_prof_interval", JE_SIGNED, NULL},
+    {"lg_prof_sample", JE_UNSIGNED, NULL},
+    {"lg_tcache_max", JE_UNSIGNED, NULL},
+    {"max_background_threads", JE_UNSIGNED, NULL},
+    {"metadata_thp", JE_CHOICE, "disabled|auto|always"},
+    {"muzzy_decay_ms", JE_SIGNED, NULL},
+    {"narenas", JE_UNSIGNED, "1"},
+    {"oversize_threshold", JE_UNSIGNED, NULL},
+    {"percpu_arena", JE_CHOICE, "disabled|percpu|phycpu"},
+    {"prof", JE_BOOL, NULL},
+    {"prof_accum", JE_BOOL, NULL},
+    {"prof_active", JE_BOOL, NULL},
+    {"prof_final", JE_BOOL, NULL},
+    {"prof_gdump", JE_BOOL, NULL},
+    {"prof_leak", JE_BOOL, NULL},
+    {"prof_leak_error", JE_BOOL, NULL},
+    {"prof_prefix", JE_TEXT, NULL},
+    {"prof_thread_active_init", JE_BOOL, NULL},
+    {"retain", JE_BOOL, NULL},
+    {"slab_sizes", JE_TEXT, NULL},
+    {"stats_interval", JE_SIGNED, NULL},
+    {"stats_interval_opts", JE_TEXT, NULL},
+    {"stats_print", JE_BOOL, NULL},
+    {"stats_print_opts", JE_TEXT, NULL},
+    {"tcache", JE_BOOL, NULL},
+    {"tcache_max", JE_UNSIGNED, NULL},
+    {"thp", JE_CHOICE, "default|always|never"},
+    {"trust_madvise", JE_BOOL, NULL},
+    {"utrace", JE_BOOL, NULL},
+    {"xmalloc", JE_BOOL, NULL},
+    {"zero", JE_BOOL, NULL},
+    {"zero_realloc", JE_CHOICE, "alloc|free|abort"},
+};
+
+/* jemalloc reads integers in base 8, 10 or 16 by prefix, as strtoumax with base 0. */
+static bool je_number(const char *v, size_t n, bool is_signed, bool min1) {
+    if (is_signed && n == 2 && !strncmp(v, "-1", 2)) return true; /* -1: "never" */
+    size_t i = 0;
+    int base = 10;
+    if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+        base = 16, i = 2;
+    else if (n > 1 && v[0] == '0')
+        base = 8, i = 1;
+    if (i >= n) return false;
+    bool nonzero = false;
+    for (; i < n; i++) {
+        char ch = v[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : 99;
+        if (d >= base) return false;
+        nonzero |= d != 0;
+    }
+    return n <= 20 && (!min1 || nonzero);
+}
+
+static bool je_choice(const char *choices, const char *v, size_t n) {
+    for (const char *c = choices; *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && !strncmp(c, v, n)) return true;
+        c += len + (c[len] == '|');
+    }
+    return false;
+}
+
+/* The first n bytes of s, cut to fit a message. */
+static const char *je_piece(char *out, size_t len, const char *s, size_t n) {
+    fmt_buf(out, n + 1 < len ? n + 1 : len, "%s", s);
+    return out;
+}
+
+/* NULL if jemalloc takes s as it is; else why not, in why_buf. */
+static const char *je_check(const char *s, char *why_buf, size_t why_len) {
+    char key[41], val[25];
+    for (const char *p = s;;) {
+        size_t klen = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+        if (!klen) {
+            if (!*p) return "it ends with a comma";
+            fmt_buf(why_buf, why_len, "expected a key at '%s'",
+                    je_piece(val, sizeof val, p, strlen(p)));
+            return why_buf;
+        }
+        if (p[klen] != ':') {
+            fmt_buf(why_buf, why_len, "'%s' has no ':value'", je_piece(key, sizeof key, p, klen));
+            return why_buf;
+        }
+        const char *v = p + klen + 1;
+        size_t vlen = strcspn(v, ",");
+        const struct je_key *k = NULL;
+        for (size_t i = 0; i < sizeof je_keys / sizeof je_keys[0] && !k; i++)
+            if (strlen(je_keys[i].name) == klen && !strncmp(je_keys[i].name, p, klen))
+                k = &je_keys[i];
+        bool ok = false;
+        const char *want = "";
+        if (!k) {
+            fmt_buf(why_buf, why_len, "jemalloc has no option '%s'",
+                    je_piece(key, sizeof key, p, klen));
+            return why_buf;
+        }
+        switch (k->kind) {
+        case JE_BOOL:
+            ok = je_choice("true|false", v, vlen), want = "true or false";
+            break;
+        case JE_UNSIGNED:
+            ok = je_number(v, vlen, false, k->choices != NULL);
+            want = k->choices ? "a number from 1" : "a number";
+            break;
+        case JE_SIGNED:
+            ok = je_number(v, vlen, true, false), want = "a number or -1";
+            break;
+        case JE_TEXT:
+            ok = vlen > 0, want = "a value";
+            break;
+        case JE_CHOICE:
+            ok = je_choice(k->choices, v, vlen), want = k->choices;
+            break;
+        }
+        if (!ok) {
+            fmt_buf(why_buf, why_len, "%s:%s: expected %s", k->name,
+                    je_piece(val, sizeof val, v, vlen), want);
+            return why_buf;
+        }
+        if (!v[vlen]) return NULL;
+        p = v + vlen + 1;
+    }
+}
+
 static void defaults(config_t *c) {
     memset(c, 0, sizeof *c);
     policy_init(&c->policy, NH_MPOL_LOCAL);
@@ -343,10 +495,22 @@ void config_load(config_t *c, char *const *envp, const topo_t *t) {
         if (nlen == 11 && !strncmp(e, "NUMAHEAP_JE", 11)) {
             /* The embedded jemalloc's own MALLOC_CONF, which it parses (and reports on) itself;
              * any other engine would ignore it silently. */
+            char why_buf[128];
+            const char *why = NULL;
             if (strcmp(engine_name(), "jemalloc") != 0)
                 log_warn("warning: NUMAHEAP_JE='%s' ignored (it applies only to the jemalloc "
                          "engine; this library's engine is %s)\n",
                          shown, engine_name());
+            else if (vlen > VALUE_MAX)
+                why = "longer than 4096 bytes";
+            else if (!*v)
+                why = "empty";
+            else
+                why = je_check(v, why_buf, sizeof why_buf);
+            if (why)
+                log_warn("warning: NUMAHEAP_JE='%s' ignored (%s); using the default\n", shown, why);
+            else if (strcmp(engine_name(), "jemalloc") == 0)
+                c->je_conf = v; /* environ outlives the engine's init, which copies it */
             continue;
         }
         const struct setting *st = NULL;

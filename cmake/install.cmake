@@ -11,10 +11,8 @@ foreach(t numaheap numaheap_static)
   target_include_directories(${t} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
                              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()
-# What a static link needs, found by linking (nm -u libnumaheap.a): pthread_*, dlsym, exp/log/
-# round (jemalloc), and the C++ runtime for the operators and std::bad_alloc. libgcc's unwinder
-# comes with the compiler driver.
-# the archive's own needs: no C++ runtime (the operators reach it weakly); jemalloc needs libm
+# What a static link needs, found by linking (nm -u libnumaheap.a): pthread_*, dlsym, and
+# exp/log/round for the embedded jemalloc. No C++ runtime: the operators reach it weakly.
 set(NH_STATIC_LIBS ${CMAKE_DL_LIBS})
 if(NH_ENGINE STREQUAL "jemalloc")
   list(PREPEND NH_STATIC_LIBS m)

@@ -292,9 +292,11 @@ NH_API int nh_stats(int node, nh_stats_t *out);
  *                                 (NUMAHEAP_REPAIR)
  *   config.repair_pages        r  pages it audits per interval (NUMAHEAP_REPAIR_PAGES)
  *   config.migrate_on_move     r  1 if re-routed threads bring their pages
- * (NUMAHEAP_MIGRATE_ON_MOVE) stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active,
- * committed, resident, arenas, bind_errno, commit_failures, pages_audited, pages_moved,
- * pages_misplaced stats.large.FIELD          r  the same for the large (interleaved) region
+ *                                 (NUMAHEAP_MIGRATE_ON_MOVE)
+ *   stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active, committed,
+ *                                 resident, arenas, bind_errno, commit_failures,
+ *                                 pages_audited, pages_moved, pages_misplaced
+ *   stats.large.FIELD          r  the same for the large (interleaved) region
  *   thread.node                rw int64_t: the calling thread's node (nh_current_node); writing
  *                                 N binds the thread to N (nh_thread_bind), -1 unbinds it
  *   trim                       an action, run by every call: gives free memory back to the

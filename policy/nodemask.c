@@ -143,9 +143,12 @@ int nodemask_parse(const char *s, size_t off, size_t n, const topo_t *t, nh_node
             i += 3;
         } else {
             int lo, hi, bad = 0, rc = parse_range(s, n, &i, max, &lo, &hi, &bad);
+            if (rc == NH_ERR_SYNTAX && bad >= (int)n) /* "0-": no character to show */
+                return policy_error(
+                    err, rc, bad, "node list ended at position %d where a node was expected", bad);
             if (rc == NH_ERR_SYNTAX)
                 return policy_error(err, rc, bad, "unexpected '%c' at position %d in node list",
-                                    bad < (int)n ? s[bad] : ' ', bad);
+                                    s[bad], bad);
             if (rc) {
                 char tok[24];
                 size_t k = 0;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...) {
@@ -58,10 +59,30 @@ int cli_option_value(const cli_command_t *cmd, int argc, char **argv, int *i, co
     return 1;
 }
 
+/* The parser numbers positions in the text it was given, which for numactl's options is a
+ * compact policy the CLI composed ("bind:" + the value): the user must read positions in what
+ * they typed, the text the caret line shows, so every "position N" moves by offset. */
+static void shift_positions(const char *msg, int offset, char *out, size_t len) {
+    size_t o = 0;
+    for (const char *m = msg; *m && o + 1 < len;) {
+        if (!strncmp(m, "position ", 9) && isdigit((unsigned char)m[9])) {
+            char *end;
+            long pos = strtol(m + 9, &end, 10) + offset;
+            int n = snprintf(out + o, len - o, "position %ld", pos < 0 ? 0 : pos);
+            o = n < 0 || (size_t)n >= len - o ? len - 1 : o + (size_t)n;
+            m = end;
+        } else {
+            out[o++] = *m++;
+        }
+    }
+    out[o] = '\0';
+}
+
 void cli_policy_error(const cli_command_t *cmd, const char *what, const char *arg, int offset,
                       int rc, const nh_error_t *err) {
-    fprintf(stderr, "numaheap %s: invalid %s: %s (%s)\n", cmd->name, what, err->msg,
-            nh_strerror(rc));
+    char msg[256];
+    shift_positions(err->msg, arg ? offset : 0, msg, sizeof msg);
+    fprintf(stderr, "numaheap %s: invalid %s: %s (%s)\n", cmd->name, what, msg, nh_strerror(rc));
     if (arg && err->pos >= 0) fprintf(stderr, "  %s\n  %*s^\n", arg, offset + err->pos, "");
 }
 
@@ -90,8 +111,8 @@ int cli_parse_list(const char *text, uint64_t *bits, int max, int *bad) {
                 if ((hi = hi * 10 + (*s - '0')) >= max) hi = max;
             if (hi >= max) goto range;
             if (hi < lo) {
-                s = start;
-                goto syntax;
+                *bad = (int)(start - text);
+                return -2;
             }
         }
         for (long i = lo; i <= hi; i++)

@@ -54,7 +54,8 @@ int cli_print_policy(const nh_policy_t *p);
 /* A list in the kernel's cpuset format: decimal numbers and ranges N-M separated by commas
  * ("0-3,5"; "" is the empty list). Sets the bits of bits[], which holds max bits; a number of
  * max or more is out of range. Returns 0, or -1 with *bad the offset of the offending
- * character (for a number out of range: its first digit). */
+ * character (for a number out of range: its first digit), or -2 for a reversed range "3-1"
+ * with *bad the offset of its upper number. */
 int cli_parse_list(const char *text, uint64_t *bits, int max, int *bad);
 /* Prints the set bits of bits (max of them) as "0-3,5" into buf; "" when none. */
 void cli_format_list(const uint64_t *bits, int max, char *buf, size_t len);

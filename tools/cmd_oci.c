@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static int validate(const cli_command_t *self, int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
@@ -26,6 +27,14 @@ static int validate(const cli_command_t *self, int argc, char **argv) {
 
 static int run(const cli_command_t *self, int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "validate")) return validate(self, argc, argv);
+    /* a file where MODE goes: the user meant to read it, which 'validate' does */
+    size_t n = argc == 2 ? strlen(argv[1]) : 0;
+    if (argc == 2 && ((n > 5 && !strcmp(argv[1] + n - 5, ".json")) || strchr(argv[1], '/') ||
+                      !access(argv[1], F_OK)))
+        return cli_usage_error(self,
+                               "'%s' is a file name, not a MODE: to read a config.json, use "
+                               "'numaheap oci validate %s'",
+                               argv[1], argv[1]);
     int rc = cli_check_args(self, argc, argv);
     if (rc >= 0) return rc;
     nh_policy_t p;

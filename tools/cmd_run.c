@@ -45,7 +45,7 @@ static const struct {
     {"--membind", 'm', "bind:"},
     {"--interleave", 'i', "interleave:"},
     {"--preferred", 'p', "preferred:"},
-    {"--preferred-many", 0, "preferred-many:"},
+    {"--preferred-many", 'P', "preferred-many:"},
     {"--weighted-interleave", 0, "weighted:"},
 };
 
@@ -140,6 +140,19 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
         if (claim_policy(self, st, arg)) return -1;
         return set_local(st);
     }
+    /* numactl's switches with no meaning here: one line naming what numaheap has instead */
+    if (!strcmp(arg, "-b") || !strncmp(arg, "--balancing", 11))
+        return cli_usage_error(self,
+                               "'%s' (numactl's NUMA balancing) is not supported: "
+                               "NUMAHEAP_REPAIR=MS moves the heap's misplaced pages home",
+                               arg),
+               -1;
+    if (!strcmp(arg, "-a") || !strncmp(arg, "--all", 5))
+        return cli_usage_error(self,
+                               "'%s' (numactl's nodes outside the cpuset) is not supported: "
+                               "numaheap uses the nodes the cpuset allows",
+                               arg),
+               -1;
     if (!strncmp(arg, "--heap-only", 11) && (!arg[11] || arg[11] == '=')) {
         if (arg[11]) return cli_usage_error(self, "option '--heap-only' takes no value"), -1;
         return st->heap_only = 1, 1;
@@ -183,12 +196,19 @@ static int take_option(const cli_command_t *self, run_state_t *st, int argc, cha
     static const struct {
         const char *name;
         char short_name;
-    } cpu_options[] = {{"--cpunodebind", 'N'}, {"--physcpubind", 'C'}};
+    } cpu_options[] = {{"--cpunodebind", 'N'}, {"--physcpubind", 'C'}, {"--cpubind", 'c'}};
     for (size_t k = 0; k < COUNT(cpu_options); k++) {
         got = cli_option_value(self, argc, argv, i, cpu_options[k].name, &value);
         if (!got) got = short_value(self, argc, argv, i, cpu_options[k].short_name, &value);
         if (got < 0) return -1;
         if (!got) continue;
+        if (k == 2) k = 0; /* numactl's old spelling of --cpunodebind (-c) */
+        if (k == 1 && value[0] == '+')
+            return cli_usage_error(self,
+                                   "--physcpubind: '%s': CPUs relative to the cpuset (+N) "
+                                   "are not supported: give CPU numbers (numaheap show)",
+                                   value),
+                   -1;
         if (st->cpu_option)
             return cli_usage_error(self, "'%s' and '%s' both set the CPUs: give one",
                                    cpu_options[k].name, st->cpu_option),
@@ -213,6 +233,12 @@ static int cpus_wanted(const cli_command_t *self, const run_state_t *st, uint64_
     if (!strcmp(st->cpu_option, "--physcpubind")) {
         int bad;
         if (!strcmp(v, "all")) return memcpy(cpus, online, sizeof online), 0;
+        if (cli_parse_list(v, cpus, NH_MAX_CPUS, &bad) == -2)
+            return cli_usage_error(self,
+                                   "--physcpubind: '%s': a range is reversed (write the "
+                                   "lower CPU first)",
+                                   v),
+                   -1;
         if (cli_parse_list(v, cpus, NH_MAX_CPUS, &bad) && v[bad] >= '0' && v[bad] <= '9')
             return cli_usage_error(self, "--physcpubind: '%s': CPU number beyond %d", v,
                                    NH_MAX_CPUS - 1),
@@ -335,12 +361,13 @@ const cli_command_t cli_run = {
             "  -m, --membind NODES               bind:NODES\n"
             "  -i, --interleave NODES            interleave:NODES\n"
             "  -p, --preferred NODE              preferred:NODE\n"
-            "      --preferred-many NODES        preferred-many:NODES\n"
+            "  -P, --preferred-many NODES        preferred-many:NODES\n"
             "      --weighted-interleave NODES   weighted:NODES\n"
             "  -l, --localalloc                  local\n"
             "      --oci CONFIG.JSON             the config's linux.memoryPolicy, if any\n"
             "CPUs (sched_setaffinity before the program starts; one of the two):\n"
-            "  -N, --cpunodebind NODES           the CPUs of NODES (online, with CPUs)\n"
+            "  -N, --cpunodebind NODES           the CPUs of NODES (online, with CPUs);\n"
+            "                                    also numactl's old -c, --cpubind\n"
             "  -C, --physcpubind CPUS            CPUS, a list as 0-3,5 or all (online)\n"
             "Policies are checked before the program starts (see numaheap check --help). The\n"
             "memory policy is also the program's kernel policy (set_mempolicy, as numactl sets\n"

@@ -36,8 +36,16 @@ int cli_oci_fields(const char *prefix, const char *mode, const char *nodes,
                    size_t len) {
     uint64_t bits[NH_MAX_NODES / 64] = {0};
     int bad;
-    if (cli_parse_list(nodes, bits, NH_MAX_NODES, &bad)) {
-        if (nodes[bad] >= '0' && nodes[bad] <= '9')
+    int rc = cli_parse_list(nodes, bits, NH_MAX_NODES, &bad);
+    if (rc) {
+        if (rc == -2) {
+            int lo = bad - 2; /* bad is the range's upper number: find its lower one */
+            while (lo > 0 && nodes[lo - 1] >= '0' && nodes[lo - 1] <= '9')
+                lo--;
+            snprintf(error, len,
+                     "%snodes: '%s': range %.*s is reversed (write the lower node first)", prefix,
+                     nodes, (int)strcspn(nodes + lo, ","), nodes + lo);
+        } else if (nodes[bad] >= '0' && nodes[bad] <= '9')
             snprintf(error, len, "%snodes: '%s': node out of range (the kernel's maximum is %d)",
                      prefix, nodes, NH_MAX_NODES - 1);
         else
@@ -49,7 +57,7 @@ int cli_oci_fields(const char *prefix, const char *mode, const char *nodes,
         return 1;
     }
     nh_error_t err;
-    int rc = nh_policy_from_oci(mode, nodes, flags, nflags, out, &err);
+    rc = nh_policy_from_oci(mode, nodes, flags, nflags, out, &err);
     if (!rc) return 0;
     char field[64] = "";
     switch (err.code) {

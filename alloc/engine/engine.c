@@ -381,10 +381,12 @@ bool engine_trim(void) {
 
 typedef struct stat_acc {
     nh_stats_t *out;
+    uint64_t trimmed; /* bytes of in-use pages that trim gave back: active, not resident */
 } stat_acc_t;
 
 static void add_segment(segment_t *s, void *arg) {
-    nh_stats_t *out = ((stat_acc_t *)arg)->out;
+    stat_acc_t *acc = arg;
+    nh_stats_t *out = acc->out;
     if (s->kind == SEG_HUGE) {
         size_t size = NHE_LOAD(s->huge_size);
         out->allocated += size;
@@ -396,6 +398,7 @@ static void add_segment(segment_t *s, void *arg) {
         if (!NHE_LOAD(pg->in_use)) continue;
         out->allocated += (uint64_t)NHE_LOAD(pg->used) * NHE_LOAD(pg->block_size);
         out->active += (uint64_t)1 << s->page_shift;
+        acc->trimmed += page_trimmed_bytes(pg);
     }
 }
 
@@ -403,9 +406,11 @@ int engine_node_stats(int node, nh_stats_t *out) {
     region_t *r = node == NH_NODE_INTERLEAVED ? region_large() : region_of_node(node);
     if (!r) return EINVAL;
     theap_collect_abandoned(r);
-    stat_acc_t acc = {out};
+    stat_acc_t acc = {out, 0};
+    uint64_t active_before = out->active;
     span_each_segment(r, add_segment, &acc);
-    out->resident += out->active + span_cached_resident(r);
+    uint64_t active = out->active - active_before;
+    out->resident += (active > acc.trimmed ? active - acc.trimmed : 0) + span_cached_resident(r);
     /* thread heaps of the node; the node's span cache serves it even when no thread does */
     unsigned heaps = node == NH_NODE_INTERLEAVED ? 0 : theap_count(node);
     out->arenas += heaps ? heaps : 1;

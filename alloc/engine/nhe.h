@@ -320,8 +320,10 @@ static inline void *page_pop(page_t *pg) {
 NH_HIDDEN uint32_t page_collect(page_t *pg);
 NH_HIDDEN bool page_try_full(page_t *pg); /* sets TF_FULL unless remote frees are waiting */
 NH_HIDDEN void page_clear_full(page_t *pg);
-/* Gives back the 4 KiB pages that hold only free blocks; returns bytes purged. */
+/* Gives back the 4 KiB pages that hold only free blocks; returns the bytes given back that
+ * were not already (a second trim in a row returns 0). */
 NH_HIDDEN size_t page_trim(segment_t *seg, page_t *pg);
+NH_HIDDEN size_t page_trimmed_bytes(const page_t *pg); /* given back and not reused since */
 NH_HIDDEN void page_relist_purged(page_t *pg);
 NH_HIDDEN _Noreturn void nhe_fatal(const char *what, const void *p);
 

@@ -188,6 +188,29 @@ static size_t bits_trim(page_t *pg) {
     return given;
 }
 
+/* The bytes of pg that trim gave back and no allocation has reused: statistics read it from
+ * other threads, so every word once, and a torn view only misplaces a few pages. */
+size_t page_trimmed_bytes(const page_t *pg) {
+    if (!pg->bitmap)
+        return (size_t)(__builtin_popcountll(__atomic_load_n(&pg->purged[0], __ATOMIC_RELAXED)) +
+                        __builtin_popcountll(__atomic_load_n(&pg->purged[1], __ATOMIC_RELAXED))) *
+               OS_PAGE;
+    uint64_t clean = __atomic_load_n(&pg->clean_bits, __ATOMIC_RELAXED);
+    uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+    size_t bytes = 0;
+    while (clean) { /* the whole OS pages inside each run of clean blocks, as bits_trim purged */
+        unsigned lo = (unsigned)__builtin_ctzll(clean);
+        unsigned len = (unsigned)__builtin_ctzll(~(clean >> lo));
+        clean &= ~((len >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << len) - 1) << lo);
+        uintptr_t from = pg->start + (uintptr_t)(lo - 1) * bs;
+        uintptr_t to = from + (uintptr_t)len * bs;
+        from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
+        to &= ~(uintptr_t)(OS_PAGE - 1);
+        if (to > from) bytes += to - from;
+    }
+    return bytes;
+}
+
 size_t page_trim(segment_t *seg, page_t *pg) {
     if (pg->bitmap) return bits_trim(pg);
     enum { MAXB = (1u << MEDIUM_PAGE_SHIFT) / 16 / 8 };
@@ -195,6 +218,8 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     /* the purged map covers pages up to 512 KiB: blocks of the large pages are not trimmed */
     if (pg->capacity > sizeof freemap * 8 || pg->block_size > MEDIUM_MAX) return 0;
     page_collect(pg);
+    /* pages purged by an earlier trim are purged again below but were given back then */
+    uint64_t was_purged[2] = {pg->purged[0], pg->purged[1]};
     page_relist_purged(pg); /* start from every free block listed */
     __builtin_memset(freemap, 0, sizeof freemap);
     for (block_t *b = pg->free; b; b = nhe_next_checked(pg, b)) {
@@ -207,6 +232,7 @@ size_t page_trim(segment_t *seg, page_t *pg) {
     uintptr_t page_end = nhe_page_base(seg, idx + 1);
     uintptr_t carved_end = pg->start + (uintptr_t)pg->capacity * pg->block_size;
     size_t given = 0;
+    bool purged = false;
     uintptr_t run = 0; /* start of a run of purgeable OS pages */
     for (uintptr_t o = (pg->start + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1); o <= page_end;
          o += OS_PAGE) {
@@ -222,16 +248,19 @@ size_t page_trim(segment_t *seg, page_t *pg) {
         if (all_free && !run) run = o;
         if (!all_free && run) {
             if (region_purge(seg->region, (void *)run, o - run, false) == 0) {
-                given += o - run;
+                purged = true;
                 for (uintptr_t q = run; q < o; q += OS_PAGE) {
                     size_t i = (q - page_base) / OS_PAGE;
-                    pg->purged[i / 64] |= (uint64_t)1 << (i % 64);
+                    uint64_t bit = (uint64_t)1 << (i % 64);
+                    pg->purged[i / 64] |= bit;
+                    /* what no block ever reached was never faulted in by this page */
+                    if (!(was_purged[i / 64] & bit) && q < carved_end) given += OS_PAGE;
                 }
             }
             run = 0;
         }
     }
-    if (!given) return 0;
+    if (!purged) return 0;
     /* relist only the free blocks whose links were not just zeroed */
     pg->free = NULL;
     pg->local_bits = 0;

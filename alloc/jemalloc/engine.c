@@ -21,8 +21,12 @@ int nhje_mallctl(const char *, void *, size_t *, void *, size_t);
 int nhje_mallctlnametomib(const char *, size_t *, size_t *);
 int nhje_mallctlbymib(const size_t *, size_t, void *, size_t *, void *, size_t);
 
-/* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF. */
-const char *nhje_malloc_conf = "retain:true,background_thread:false";
+/* Our copy of jemalloc is configured here, not by a host jemalloc's MALLOC_CONF: the embedding
+ * blanks the variable's name in jemalloc (cmake/embed_jemalloc.sh), and engine_init appends
+ * NUMAHEAP_JE once config.c has checked it, so jemalloc never reports on text itself. */
+#define ENGINE_CONF "retain:true,background_thread:false"
+const char *nhje_malloc_conf = ENGINE_CONF;
+static char conf_buf[sizeof ENGINE_CONF + 1 + 4096 + 1];
 
 /* One hooks table per node, so a hook knows its region from the pointer jemalloc passes; the
  * arena index is no help, as jemalloc allocates an arena's metadata through the hooks before
@@ -102,16 +106,24 @@ static bool hook_decommit(extent_hooks_t *h, void *a, size_t s, size_t off, size
     return !r || region_decommit(r, (char *)a + off, len) != 0;
 }
 
+/* Bytes the purge hooks gave back: malloc_trim's answer is whether its purge added to it. */
+static uint64_t purged_bytes;
+
+static bool purged(size_t len) {
+    __atomic_fetch_add(&purged_bytes, len, __ATOMIC_RELAXED);
+    return false;
+}
+
 static bool hook_purge_lazy(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
                             unsigned ind) {
     region_t *r = hook_region(h);
-    return !r || region_purge(r, (char *)a + off, len, true) != 0;
+    return !r || region_purge(r, (char *)a + off, len, true) != 0 || purged(len);
 }
 
 static bool hook_purge_forced(extent_hooks_t *h, void *a, size_t s, size_t off, size_t len,
                               unsigned ind) {
     region_t *r = hook_region(h);
-    return !r || region_purge(r, (char *)a + off, len, false) != 0;
+    return !r || region_purge(r, (char *)a + off, len, false) != 0 || purged(len);
 }
 
 /* Extents of one arena always lie in one region, so splitting and merging are always fine. */
@@ -137,6 +149,10 @@ static void thread_exit(void *arg) {
 
 int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     const topo_t *t = topo_get();
+    if (c->je_conf) { /* before the first nhje_ call, which reads nhje_malloc_conf */
+        fmt_buf(conf_buf, sizeof conf_buf, "%s,%s", ENGINE_CONF, c->je_conf);
+        nhje_malloc_conf = conf_buf;
+    }
     for (int n = mask_next(nodes, 0); n >= 0; n = mask_next(nodes, n + 1)) {
         int slot = heap_slot_of_node(n);
         if (slot < 0) continue;
@@ -283,8 +299,11 @@ size_t engine_usable_size(const void *p) {
 }
 
 bool engine_trim(void) {
-    /* every arena's unused dirty pages back to the kernel (MALLCTL_ARENAS_ALL) */
-    return nhje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0;
+    /* every arena's unused dirty pages back to the kernel (MALLCTL_ARENAS_ALL); jemalloc's
+     * purge succeeds with nothing to purge, so success alone says nothing was given back */
+    uint64_t before = __atomic_load_n(&purged_bytes, __ATOMIC_RELAXED);
+    if (nhje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) != 0) return false;
+    return __atomic_load_n(&purged_bytes, __ATOMIC_RELAXED) != before;
 }
 
 void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {

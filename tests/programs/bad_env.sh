@@ -57,6 +57,26 @@ check NUMAHEAP_STATS /nonexistent-dir/stats.%p
 if [[ $engine != jemalloc ]]; then
     check NUMAHEAP_JE abort_conf:true
     grep -q "only to the jemalloc engine" "$work/err" || { echo "FAIL NUMAHEAP_JE: $(cat "$work/err")"; fail=1; }
+else
+    # numaheap checks it, so no line of jemalloc's own ("<jemalloc>: ...") may appear: check()
+    # counts exactly one line, and the reason must be ours
+    for x in "" foo foo, narenas:abc narenas:0 narenas:-2 narenas:4, ,narenas:4 narenas: \
+        tcache:maybe abort_conf:1 thp:sometimes dirty_decay_ms:-2 dirty_decay_ms:x no_such_key:1 \
+        "narenas:4,,tcache:true" "na-renas:4" "$long"; do
+        check NUMAHEAP_JE "$x"
+        grep -q "<jemalloc>" "$work/err" && { echo "FAIL NUMAHEAP_JE='$x': jemalloc spoke"; fail=1; }
+    done
+    out=$(env NUMAHEAP_JE=narenas:abc "$probe" 2>&1 >/dev/null)
+    [[ $out == *"NUMAHEAP_JE='narenas:abc' ignored (narenas:abc: expected a number"*"; using the default" ]] ||
+        { echo "FAIL NUMAHEAP_JE=narenas:abc reason: $out"; fail=1; }
+    # good text reaches jemalloc (its stats at exit show the option) and prints nothing else
+    out=$(env NUMAHEAP_JE='narenas:3,dirty_decay_ms:-1,thp:never,stats_print:true' "$probe" 2>&1 >/dev/null)
+    [[ $out == *"opt.narenas: 3"* && $out == *"opt.dirty_decay_ms: -1"* && $out != *"<jemalloc>"* &&
+        $out != *"warning"* ]] || { echo "FAIL NUMAHEAP_JE good text not applied: ${out:0:300}"; fail=1; }
+    # jemalloc no longer reads the variable itself: a bad value gives our line only, and
+    # MALLOC_CONF (a host jemalloc's) never reaches ours
+    out=$(env MALLOC_CONF=stats_print:true "$probe" 2>&1 >/dev/null)
+    [[ -z $out ]] || { echo "FAIL MALLOC_CONF reached the embedded jemalloc: ${out:0:200}"; fail=1; }
 fi
 # several bad settings at once: one line each
 out=$(env NUMAHEAP_STRICT=x NUMAHEAP_POLICY=bind:7 NUMAHEAP_STATS=maybe "$probe" 2>"$work/err")

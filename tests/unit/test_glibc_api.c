@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,28 +147,82 @@ static void mallopt_refuses_every_option(void **s) {
         assert_int_equal(mallopt(params[i], 1), 0);
 }
 
-static void malloc_trim_gives_memory_back(void **s) {
+/* Resident set in bytes, read without stdio (which would allocate between two trims). */
+static uint64_t rss_bytes(void) {
+    char buf[128] = {0};
+    int fd = open("/proc/self/statm", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_true(read(fd, buf, sizeof buf - 1) > 0);
+    close(fd);
+    char *p = strchr(buf, ' ');
+    assert_non_null(p);
+    return strtoull(p + 1, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* 64 MiB in 256 KiB objects, all touched, then all freed. */
+static void churn(void) {
     enum { K = 256 };
     static char *p[K];
-    for (int i = 0; i < K; i++) { /* 64 MiB in 256 KiB objects, all touched */
+    for (int i = 0; i < K; i++) {
         p[i] = malloc(256 << 10);
         assert_non_null(p[i]);
         memset(p[i], i, 256 << 10);
     }
     for (int i = 0; i < K; i++)
         free(p[i]);
+}
+
+/* The suite runs with decay off (CMakeLists.txt), so what the frees left resident stays until
+ * a trim: trim's 1 must come with less RSS and less resident in the statistics, and a trim
+ * with nothing to give back must say 0, as glibc's does. */
+static void malloc_trim_gives_memory_back(void **s) {
+    malloc_trim(0);
+    assert_int_equal(malloc_trim(0), 0); /* nothing freed since the last one */
+    churn();
+    uint64_t rss0 = rss_bytes(), arena0 = mallinfo2().arena;
     assert_int_equal(malloc_trim(0), 1);
-    for (int i = 0; i < K; i++) { /* again, through nh_ctl */
-        p[i] = malloc(256 << 10);
-        memset(p[i], i, 256 << 10);
-    }
-    for (int i = 0; i < K; i++)
-        free(p[i]);
+    uint64_t rss1 = rss_bytes(), arena1 = mallinfo2().arena;
+    assert_true(rss1 + (32u << 20) < rss0);
+    assert_true(arena1 + (32u << 20) < arena0); /* mallinfo2.arena is the stats' resident */
+    assert_int_equal(malloc_trim(0), 0);
+    churn(); /* again, through nh_ctl */
     uint64_t given = 7;
     size_t len = sizeof given;
     assert_int_equal(nh_ctl("trim", &given, &len, NULL, 0), 0);
     assert_int_equal(given, 1);
-    assert_int_equal(nh_ctl("trim", NULL, NULL, NULL, 0), 0); /* nothing left: still 0 */
+    given = 7;
+    assert_int_equal(nh_ctl("trim", &given, &len, NULL, 0), 0);
+    assert_int_equal(given, 0); /* nothing left */
+}
+
+static uint64_t resident_sum(void) {
+    uint64_t sum = 0;
+    for (int n = 0; n < NH_MAX_NODES; n++) {
+        nh_stats_t st;
+        if (nh_stats(n, &st) == 0) sum += st.resident;
+    }
+    return sum;
+}
+
+/* nh_stats' resident, and stats.node.N.resident through nh_ctl, follow a trim: the memory
+ * given back leaves them (it once stayed counted while RSS fell 40 MB). */
+static void resident_drops_after_trim(void **s) {
+    int node = -1;
+    for (int n = 0; n < NH_MAX_NODES && node < 0; n++) {
+        nh_stats_t st;
+        if (nh_stats(n, &st) == 0) node = n;
+    }
+    assert_true(node >= 0);
+    char name[64];
+    snprintf(name, sizeof name, "stats.node.%d.resident", node);
+    churn();
+    uint64_t sum0 = resident_sum(), ctl0 = 0, ctl1 = 0;
+    size_t len = sizeof ctl0;
+    assert_int_equal(nh_ctl(name, &ctl0, &len, NULL, 0), 0);
+    assert_int_equal(malloc_trim(0), 1);
+    assert_int_equal(nh_ctl(name, &ctl1, &len, NULL, 0), 0);
+    assert_true(resident_sum() + (32u << 20) < sum0);
+    assert_true(ctl1 < ctl0);
 }
 
 static void ctl_strings(void **s) {
@@ -311,6 +366,7 @@ int main(void) {
         cmocka_unit_test(malloc_stats_prints_glibcs_layout),
         cmocka_unit_test(mallopt_refuses_every_option),
         cmocka_unit_test(malloc_trim_gives_memory_back),
+        cmocka_unit_test(resident_drops_after_trim),
         cmocka_unit_test(ctl_strings),
         cmocka_unit_test(ctl_numbers),
         cmocka_unit_test(ctl_errors),
