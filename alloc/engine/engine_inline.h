@@ -74,7 +74,7 @@ static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
     NHE_STORE(pg->local_bits, bits | bit);
     if (nhe_has_canary(pg)) {
         *(uintptr_t *)blk = nhe_canary(pg, blk);
-        pg->canary_bits |= bit;
+        NHE_STORE(pg->canary_bits, pg->canary_bits | bit); /* see page_trimmed_bytes */
     }
     nhe_owner_freed(seg, pg);
 }

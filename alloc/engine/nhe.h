@@ -246,7 +246,7 @@ static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     uint64_t bit = bits & -bits;
     bits &= bits - 1;
     NHE_STORE(pg->free_bits, bits); /* another thread's free reads it for its double-free test */
-    pg->clean_bits &= bits;
+    NHE_STORE(pg->clean_bits, pg->clean_bits & bits); /* see page_trimmed_bytes */
     NHE_STORE(pg->used, pg->used + 1);
     uintptr_t blk = nhe_block_at(pg, i);
     if (nhe_has_canary(pg)) nhe_canary_check(pg, blk, bit);

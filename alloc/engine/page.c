@@ -29,7 +29,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
     pg->free = NULL;
     pg->local_bits = 0;
-    pg->start = base;
+    NHE_STORE(pg->start, base);    /* see page_trimmed_bytes */
     NHE_STORE(pg->block_size, bs); /* statistics read it from other threads */
     pg->inv = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
     pg->reserved = (uint32_t)((end - base) / bs);
@@ -40,10 +40,12 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->in_full = 0;
     pg->is_cur = 0;
     pg->sweep_mark = 0;
-    pg->purged[0] = pg->purged[1] = 0;
-    pg->clean_bits = 0;
+    /* statistics read these three from other threads (page_trimmed_bytes) */
+    NHE_STORE(pg->purged[0], 0);
+    NHE_STORE(pg->purged[1], 0);
+    NHE_STORE(pg->clean_bits, 0);
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
-    pg->bitmap = bin > SMALL_BINS;
+    NHE_STORE(pg->bitmap, bin > SMALL_BINS);
     pg->foreign = 0;
     if (pg->bitmap && pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
@@ -103,13 +105,14 @@ static uint32_t bits_collect(page_t *pg) {
         nhe_fatal("free(): double free detected", pg);
     NHE_STORE(pg->free_bits, pg->free_bits | tf);
     NHE_STORE(pg->used, pg->used - n);
-    if (nhe_has_canary(pg)) pg->canary_bits |= tf; /* remote frees wrote theirs */
+    if (nhe_has_canary(pg)) /* remote frees wrote theirs */
+        NHE_STORE(pg->canary_bits, pg->canary_bits | tf);
     return n;
 }
 
 void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit) {
     if (!(pg->canary_bits & bit)) return; /* never freed, or given back by trim */
-    pg->canary_bits &= ~bit;
+    NHE_STORE(pg->canary_bits, pg->canary_bits & ~bit);
     if (*(uintptr_t *)blk != nhe_canary(pg, blk))
         nhe_fatal("heap corruption: a freed block was written after free", (void *)blk);
 }
@@ -156,7 +159,8 @@ void page_relist_purged(page_t *pg) {
         b->key = pg->key;
         pg->free = b;
     }
-    pg->purged[0] = pg->purged[1] = 0;
+    NHE_STORE(pg->purged[0], 0);
+    NHE_STORE(pg->purged[1], 0);
 }
 
 /* A bitmap page gives back the whole 4 KiB pages inside each run of free blocks not given back
@@ -181,9 +185,10 @@ static size_t bits_trim(page_t *pg) {
         if (to > from) {
             if (region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
             given += to - from;
-            pg->canary_bits &= ~mask; /* the first word may be zero now */
+            /* the first word may be zero now */
+            NHE_STORE(pg->canary_bits, pg->canary_bits & ~mask);
         }
-        pg->clean_bits |= mask;
+        NHE_STORE(pg->clean_bits, pg->clean_bits | mask);
     }
     return given;
 }
@@ -191,7 +196,7 @@ static size_t bits_trim(page_t *pg) {
 /* The bytes of pg that trim gave back and no allocation has reused: statistics read it from
  * other threads, so every word once, and a torn view only misplaces a few pages. */
 size_t page_trimmed_bytes(const page_t *pg) {
-    if (!pg->bitmap)
+    if (!NHE_LOAD(pg->bitmap))
         return (size_t)(__builtin_popcountll(__atomic_load_n(&pg->purged[0], __ATOMIC_RELAXED)) +
                         __builtin_popcountll(__atomic_load_n(&pg->purged[1], __ATOMIC_RELAXED))) *
                OS_PAGE;
@@ -202,7 +207,7 @@ size_t page_trimmed_bytes(const page_t *pg) {
         unsigned lo = (unsigned)__builtin_ctzll(clean);
         unsigned len = (unsigned)__builtin_ctzll(~(clean >> lo));
         clean &= ~((len >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << len) - 1) << lo);
-        uintptr_t from = pg->start + (uintptr_t)(lo - 1) * bs;
+        uintptr_t from = NHE_LOAD(pg->start) + (uintptr_t)(lo - 1) * bs;
         uintptr_t to = from + (uintptr_t)len * bs;
         from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
         to &= ~(uintptr_t)(OS_PAGE - 1);
@@ -252,7 +257,7 @@ size_t page_trim(segment_t *seg, page_t *pg) {
                 for (uintptr_t q = run; q < o; q += OS_PAGE) {
                     size_t i = (q - page_base) / OS_PAGE;
                     uint64_t bit = (uint64_t)1 << (i % 64);
-                    pg->purged[i / 64] |= bit;
+                    NHE_STORE(pg->purged[i / 64], pg->purged[i / 64] | bit);
                     /* what no block ever reached was never faulted in by this page */
                     if (!(was_purged[i / 64] & bit) && q < carved_end) given += OS_PAGE;
                 }
