@@ -306,7 +306,7 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
     /* the last cached foreign block: the class's page serves the next call, not the slow path
-     * (a tail call, so malloc's inline path saves no registers) */
+     * (a tail call: the pop keeps nothing across it) */
     if (NH_UNLIKELY(!next) && pg->foreign) return theap_foreign_drained(pg, b);
     return b;
 }

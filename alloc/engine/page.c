@@ -163,6 +163,21 @@ void page_relist_purged(page_t *pg) {
     NHE_STORE(pg->purged[1], 0);
 }
 
+/* Takes the lowest run of set bits off *bits (a bitmap page's blocks: bit 0 is never one, so
+ * a run ends below bit 63) and returns it as a mask; *lo is its first bit. The whole OS pages
+ * inside the run's blocks, of a page whose block 0 is at start, are [*from, *to). */
+static uint64_t bits_take_run(uint64_t *bits, uintptr_t start, uint32_t bs, unsigned *lo,
+                              uintptr_t *from, uintptr_t *to) {
+    *lo = (unsigned)__builtin_ctzll(*bits);
+    unsigned len = (unsigned)__builtin_ctzll(~(*bits >> *lo));
+    uint64_t mask = (((uint64_t)1 << len) - 1) << *lo;
+    *bits &= ~mask;
+    uintptr_t first = start + (uintptr_t)(*lo - 1) * bs;
+    *from = (first + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
+    *to = (first + (uintptr_t)len * bs) & ~(uintptr_t)(OS_PAGE - 1);
+    return mask;
+}
+
 /* A bitmap page gives back the whole 4 KiB pages inside each run of free blocks not given back
  * yet; the blocks stay free (their bits need no memory). */
 static size_t bits_trim(page_t *pg) {
@@ -173,15 +188,9 @@ static size_t bits_trim(page_t *pg) {
     size_t given = 0;
     segment_t *seg = nhe_seg_of(pg->start);
     while (dirty) {
-        /* a run of free blocks; bit 0 is never a block's, so a run ends below bit 63 */
-        unsigned lo = (unsigned)__builtin_ctzll(dirty);
-        unsigned len = (unsigned)__builtin_ctzll(~(dirty >> lo));
-        uint64_t mask = (((uint64_t)1 << len) - 1) << lo;
-        dirty &= ~mask;
-        uintptr_t from = nhe_block_at(pg, lo - 1);
-        uintptr_t to = from + (uintptr_t)len * pg->block_size;
-        from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
-        to &= ~(uintptr_t)(OS_PAGE - 1);
+        unsigned lo;
+        uintptr_t from, to;
+        uint64_t mask = bits_take_run(&dirty, pg->start, pg->block_size, &lo, &from, &to);
         if (to > from) {
             if (region_purge(seg->region, (void *)from, to - from, false) != 0) continue;
             given += to - from;
@@ -200,17 +209,14 @@ size_t page_trimmed_bytes(const page_t *pg) {
         return (size_t)(__builtin_popcountll(__atomic_load_n(&pg->purged[0], __ATOMIC_RELAXED)) +
                         __builtin_popcountll(__atomic_load_n(&pg->purged[1], __ATOMIC_RELAXED))) *
                OS_PAGE;
-    uint64_t clean = __atomic_load_n(&pg->clean_bits, __ATOMIC_RELAXED);
-    uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+    uint64_t clean = NHE_LOAD(pg->clean_bits);
+    uintptr_t start = NHE_LOAD(pg->start);
+    uint32_t bs = NHE_LOAD(pg->block_size);
     size_t bytes = 0;
-    while (clean) { /* the whole OS pages inside each run of clean blocks, as bits_trim purged */
-        unsigned lo = (unsigned)__builtin_ctzll(clean);
-        unsigned len = (unsigned)__builtin_ctzll(~(clean >> lo));
-        clean &= ~((len >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << len) - 1) << lo);
-        uintptr_t from = NHE_LOAD(pg->start) + (uintptr_t)(lo - 1) * bs;
-        uintptr_t to = from + (uintptr_t)len * bs;
-        from = (from + OS_PAGE - 1) & ~(uintptr_t)(OS_PAGE - 1);
-        to &= ~(uintptr_t)(OS_PAGE - 1);
+    while (clean) { /* what bits_trim purged: the whole OS pages inside each run */
+        unsigned lo;
+        uintptr_t from, to;
+        bits_take_run(&clean, start, bs, &lo, &from, &to);
         if (to > from) bytes += to - from;
     }
     return bytes;
