@@ -267,8 +267,10 @@ static int cmd_repair(int node, int mb, int wait_ms) {
     long start = now_ms(), home_ms = -1;
     size_t on = first_on;
     while (now_ms() - start < wait_ms) {
+        /* every page on the node, not merely none elsewhere: a page mid-migration is reported
+         * as absent (-ENOENT) and would count as neither */
         on = count_on(p, len, node, &away);
-        if (home_ms < 0 && !away) home_ms = now_ms() - start;
+        if (home_ms < 0 && on == len / PAGE) home_ms = now_ms() - start;
         if (home_ms >= 0) break;
         usleep(20000);
     }
