@@ -55,8 +55,24 @@ void nhe_segment_check(const segment_t *s) {
     CHECK(in_use == s->used_pages, "segment used-page count", s);
 }
 
+/* A class's cache: blocks of the class, each carrying its page's free mark, as many as the
+ * count says and no more than the limit. */
+static void cache_check(const page_t *c, unsigned bin) {
+    uint32_t n = 0;
+    for (const block_t *b = c->free; b; b = nhe_decode(c, b->next), n++) {
+        CHECK((uintptr_t)b - c->start < c->span, "cached block outside the regions", b);
+        const page_t *pg = nhe_page_of(nhe_seg_of((uintptr_t)b), (uintptr_t)b);
+        CHECK(pg->in_use && pg->bin == bin && nhe_block_index(pg, (uintptr_t)b) != UINT32_MAX,
+              "cached block of another class", b);
+        CHECK(b->key == pg->key, "cached block without its page's free mark", b);
+        CHECK(n < c->reserved, "cache longer than its limit", c);
+    }
+    CHECK(n == 0u - c->used, "cache count", c);
+}
+
 void nhe_heap_check(const heap_t *h) {
     for (unsigned bin = 1; bin < NBINS; bin++) {
+        cache_check(&h->cache[bin], bin);
         const page_t *prev = NULL;
         for (const page_t *pg = h->bins[bin].first; pg; prev = pg, pg = pg->next) {
             CHECK(pg->prev == prev, "bin queue links", pg);
@@ -64,11 +80,11 @@ void nhe_heap_check(const heap_t *h) {
             nhe_page_check(pg);
         }
         CHECK(h->bins[bin].last == prev, "bin queue tail", h);
-        const page_t *want = h->foreign[bin].free ? &h->foreign[bin]
+        const page_t *want = h->cache[bin].free   ? &h->cache[bin]
                              : h->bins[bin].first ? h->bins[bin].first
                                                   : &nhe_empty_page;
-        /* the inline path may have emptied the foreign page: the next slow call moves on */
-        CHECK(h->cur[bin] == want || (h->cur[bin] == &h->foreign[bin] && !h->foreign[bin].free),
+        /* the inline path may have emptied the cache: the next slow call moves on */
+        CHECK(h->cur[bin] == want || (h->cur[bin] == &h->cache[bin] && !h->cache[bin].free),
               "class page table", h);
     }
     for (const page_t *pg = h->full.first; pg; pg = pg->next)

@@ -183,18 +183,19 @@ void nhe_free_slow(void *p) {
     }
     if (s->kind == SEG_ZERO) return; /* malloc(0)'s pointers are never reused */
     page_t *pg = nhe_page_of(s, a);
-    if (pg->bitmap) {
-        uint32_t i = nhe_block_index(pg, a);
-        if (NHE_LOAD(s->owner) == nhe_tls.id)
-            nhe_free_bits_local(s, pg, i);
-        else
-            theap_free_bits_remote(s, pg, i);
+    block_t *b = p;
+    bool mine = NHE_LOAD(s->owner) == nhe_tls.id;
+    if (pg->bitmap && !mine) {
+        theap_free_bits_remote(s, pg, nhe_block_index(pg, a));
         return;
     }
-    block_t *b = p;
     if (b->key == pg->key) nhe_fatal("free(): double free detected", p);
-    if (NHE_LOAD(s->owner) == nhe_tls.id) { /* only a failed fast check gets here */
-        nhe_free_local(s, pg, b);
+    if (pg->bitmap) { /* free in its page already: nhe_free_bits_local's test */
+        nhe_free_bits_local(s, pg, nhe_block_index(pg, a));
+        return;
+    }
+    if (mine) { /* only a failed fast check gets here */
+        nhe_free_own(s, pg, b);
         return;
     }
     theap_free_foreign(s, pg, b);
@@ -359,7 +360,7 @@ int engine_hot_ranges(int node, uintptr_t *start, size_t *len, int max) {
     heap_t *h = t && slot >= 0 ? t->heaps[slot] : NULL;
     for (unsigned b = 1; h && b < NBINS && n < max; b++) {
         page_t *pg = h->bins[b].first;
-        if (!pg || pg == &nhe_empty_page || pg->foreign || !pg->capacity) continue;
+        if (!pg || pg == &nhe_empty_page || pg->is_cache || !pg->capacity) continue;
         uintptr_t first = pg->start & ~(NH_PAGE - 1);
         uintptr_t end =
             (pg->start + (uintptr_t)pg->capacity * pg->block_size + NH_PAGE - 1) & ~(NH_PAGE - 1);
@@ -407,8 +408,13 @@ int engine_node_stats(int node, nh_stats_t *out) {
     if (!r) return EINVAL;
     theap_collect_abandoned(r);
     stat_acc_t acc = {out, 0};
-    uint64_t active_before = out->active;
+    uint64_t active_before = out->active, allocated_before = out->allocated;
     span_each_segment(r, add_segment, &acc);
+    /* the caller's own cached blocks are free; other threads' count as allocated until they
+     * go back, as blocks in any allocator's thread caches do */
+    uint64_t cached = node == NH_NODE_INTERLEAVED ? 0 : theap_cached_bytes(node);
+    out->allocated -=
+        cached < out->allocated - allocated_before ? cached : out->allocated - allocated_before;
     uint64_t active = out->active - active_before;
     out->resident += (active > acc.trimmed ? active - acc.trimmed : 0) + span_cached_resident(r);
     /* thread heaps of the node; the node's span cache serves it even when no thread does */

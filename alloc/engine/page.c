@@ -46,7 +46,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     NHE_STORE(pg->clean_bits, 0);
     __atomic_store_n(&pg->thread_free, 0, __ATOMIC_RELAXED);
     NHE_STORE(pg->bitmap, bin > SMALL_BINS);
-    pg->foreign = 0;
+    pg->is_cache = 0;
     if (pg->bitmap && pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
     uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^

@@ -14,7 +14,8 @@
 #define SWEEP_CALLS 8  /* slow allocations between looks at the clock */
 #define SEARCH_MAX  16 /* pages looked at before a fresh one is taken */
 #define SWEEP_MS    500
-#define FOREIGN_MAX 256 /* cached blocks per size class before a flush */
+#define CACHE_BYTES (1u << 20) /* a class's cache of freed blocks holds about this much */
+#define CACHE_MAX   1024
 
 __thread nhe_tls_t nhe_tls
     __attribute__((tls_model("initial-exec"))) = {&nhe_empty_heap, THREAD_ID_NONE, NULL};
@@ -105,6 +106,14 @@ static tld_t *tld_get(void) {
     return t;
 }
 
+/* A class's cache limit: about CACHE_BYTES of blocks, at most CACHE_MAX, and none for the
+ * blocks above MEDIUM_MAX (a handful would be megabytes; their canary needs them in the page) */
+static uint32_t cache_limit(unsigned bin) {
+    if (bin == 0 || nhe_bin_size(bin) > MEDIUM_MAX) return 0;
+    size_t n = CACHE_BYTES / nhe_bin_size(bin);
+    return n > CACHE_MAX ? CACHE_MAX : (uint32_t)n;
+}
+
 static heap_t *heap_new(tld_t *t, int slot) {
     pool_acquire();
     heap_t *h = heap_pool;
@@ -120,11 +129,13 @@ static heap_t *heap_new(tld_t *t, int slot) {
         h->direct[i] = &nhe_empty_page;
     for (unsigned b = 0; b < NBINS; b++) {
         h->cur[b] = &nhe_empty_page;
-        h->foreign[b].key = (nhe_secret ^ ((uintptr_t)h * 0x9e3779b97f4a7c15ull)) | 1;
-        h->foreign[b].start = region_map.base;
-        h->foreign[b].span = region_map.size;
-        h->foreign[b].foreign = 1;
-        h->foreign[b].bin = (uint8_t)b;
+        page_t *c = &h->cache[b];
+        c->key = (nhe_secret ^ ((uintptr_t)h * 0x9e3779b97f4a7c15ull)) | 1;
+        c->start = region_map.base;
+        c->span = region_map.size;
+        c->is_cache = 1;
+        c->bin = (uint8_t)b;
+        c->reserved = cache_limit(b);
     }
     h->owner = t->id;
     h->last_sweep_ms = nhe_now_ms(); /* a short-lived thread never sweeps */
@@ -139,6 +150,16 @@ heap_t *theap_for_slot(int slot) {
     heap_t *h = t->heaps[slot];
     if (NH_UNLIKELY(!h)) h = t->heaps[slot] = heap_new(t, slot);
     return h;
+}
+
+uint64_t theap_cached_bytes(int node) {
+    int slot = heap_slot_of_node(node);
+    tld_t *t = nhe_tls.tld;
+    heap_t *h = t && slot >= 0 ? t->heaps[slot] : NULL;
+    uint64_t bytes = 0;
+    for (unsigned bin = 1; h && bin < NBINS; bin++)
+        bytes += (uint64_t)(0u - h->cache[bin].used) * nhe_bin_size(bin);
+    return bytes;
 }
 
 unsigned theap_count(int node) {
@@ -177,16 +198,16 @@ static void pq_push_back(page_queue_t *q, page_t *pg) {
     q->last = pg;
 }
 
-/* The direct entries of a class: its first page, or the empty page (so malloc takes the slow
- * path) while foreign blocks of the class wait to be handed out first. */
+/* The direct entries of a class: its cache while it holds blocks, else its first page, else the
+ * empty page (so malloc takes the slow path). */
 static void set_direct(heap_t *h, unsigned bin) {
-    page_t *pg = h->foreign[bin].free ? &h->foreign[bin]
+    page_t *pg = h->cache[bin].free   ? &h->cache[bin]
                  : h->bins[bin].first ? h->bins[bin].first
                                       : &nhe_empty_page;
     page_t *old = h->cur[bin];
     if (old != pg) { /* the flag lives in real pages only: the empty page is shared */
-        if (old != &nhe_empty_page && !old->foreign) old->is_cur = 0;
-        if (pg != &nhe_empty_page && !pg->foreign) pg->is_cur = 1;
+        if (old != &nhe_empty_page && !old->is_cache) old->is_cur = 0;
+        if (pg != &nhe_empty_page && !pg->is_cache) pg->is_cur = 1;
     }
     h->cur[bin] = pg;
     for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
@@ -351,10 +372,10 @@ static void abandon_segment(segment_t *s) {
     if (collect_detached(s)) span_abandon(s);
 }
 
-static void foreign_flush_all(heap_t *h);
+static void cache_flush_all(heap_t *h);
 
 static void heap_abandon(heap_t *h, int slot) {
-    foreign_flush_all(h);
+    cache_flush_all(h);
     segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
                            h->segs_full};
     for (int l = 0; l < 4; l++)
@@ -446,43 +467,77 @@ static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
     if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
-/* Sends a size class's cached foreign blocks home, one CAS per run of blocks of one page. */
-static void foreign_flush(heap_t *h, unsigned bin) {
-    page_t *fp = &h->foreign[bin];
-    block_t *b = fp->free;
-    fp->free = NULL;
-    h->foreign_pushes[bin] = 0;
+/* A cached block back to its own page (the heap owns it): onto the page's free list or set. A
+ * bitmap block loses the free mark it carried while cached: a block free in its bitmap page is
+ * known by its bit, and one handed out from there must not look free. */
+static void return_own(segment_t *s, page_t *pg, block_t *b) {
+    if (pg->bitmap) {
+        b->key = 0;
+        nhe_free_bits_local(s, pg, nhe_block_index(pg, (uintptr_t)b));
+    } else {
+        nhe_free_local(s, pg, b);
+    }
+}
+
+/* Empties a class's cache: the heap's own blocks back onto their pages, other heaps' home with
+ * one CAS per run of blocks of one page. */
+static void cache_flush(heap_t *h, unsigned bin) {
+    page_t *c = &h->cache[bin];
+    block_t *b = c->free;
+    c->free = NULL;
+    NHE_STORE(c->used, 0);
     set_direct(h, bin);
     page_t *run_pg = NULL;
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
     while (b) {
-        block_t *next = nhe_next_checked(fp, b);
+        block_t *next = nhe_next_checked(c, b);
         segment_t *s = nhe_seg_of((uintptr_t)b);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
-        if (pg != run_pg) {
+        if (NHE_LOAD(s->owner) == h->owner) { /* its segment may have been adopted since */
+            return_own(s, pg, b);
+        } else if (pg != run_pg) {
             if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
             run_pg = pg, run_seg = s, run_head = run_tail = b;
         } else {
             run_tail->next = nhe_encode(pg, b);
             run_tail = b;
         }
-        b->key = pg->key;
         b = next;
     }
     if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
 }
 
-void *theap_foreign_drained(page_t *fp, void *b) {
-    heap_t *h = (heap_t *)((char *)(fp - fp->bin) - offsetof(heap_t, foreign));
-    h->foreign_pushes[fp->bin] = 0;
-    set_direct(h, fp->bin);
+void *theap_cache_drained(page_t *c, void *b) {
+    heap_t *h = (heap_t *)((char *)(c - c->bin) - offsetof(heap_t, cache));
+    set_direct(h, c->bin);
     return b;
 }
 
-static void foreign_flush_all(heap_t *h) {
+static void cache_flush_all(heap_t *h) {
     for (unsigned bin = 1; bin < NBINS; bin++)
-        if (h->foreign[bin].free) foreign_flush(h, bin);
+        if (h->cache[bin].free) cache_flush(h, bin);
+}
+
+/* Onto the front of h's cache of pg's class (see nhe_free_own); returns the blocks it holds. */
+static uint32_t cache_push(heap_t *h, page_t *pg, block_t *b) {
+    page_t *c = &h->cache[pg->bin];
+    bool was_empty = !c->free;
+    b->next = nhe_encode(c, c->free);
+    b->key = pg->key;
+    c->free = b;
+    NHE_STORE(c->used, c->used - 1);
+    if (was_empty) set_direct(h, pg->bin);
+    return 0u - c->used;
+}
+
+void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
+    heap_t *h = s->heap;
+    page_t *c = &h->cache[pg->bin];
+    if (0u - c->used < c->reserved) /* past the limit, no flush: the block goes to its page */
+        cache_push(h, pg, b);
+    else
+        return_own(s, pg, b);
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
@@ -491,23 +546,14 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         theap_free_remote(s, pg, b);
         return;
     }
-    page_t *fp = &h->foreign[pg->bin];
-    if (b->key == fp->key) nhe_fatal("free(): double free detected", b);
-    bool was_empty = !fp->free;
-    b->next = nhe_encode(fp, fp->free);
-    b->key = fp->key;
-    fp->free = b;
-    if (was_empty) {
-        h->foreign_pushes[pg->bin] = 0;
-        set_direct(h, pg->bin);
-    }
-    if (++h->foreign_pushes[pg->bin] > FOREIGN_MAX) foreign_flush(h, pg->bin);
+    /* the cache holds blocks of other threads: they must go home now and then */
+    if (cache_push(h, pg, b) > h->cache[pg->bin].reserved) cache_flush(h, pg->bin);
 }
 
 void *theap_alloc_bin(heap_t *h, unsigned bin) {
     NHE_DEBUG_CHECK(3, (h->generic_calls % 16) ? (void)0 : nhe_heap_check(h)); /* sampled */
-    page_t *fp = &h->foreign[bin];
-    if (fp->free) return nhe_page_pop(fp, fp->free);
+    page_t *c = &h->cache[bin];
+    if (c->free) return nhe_page_pop(c, c->free);
     page_queue_t *q = &h->bins[bin];
     for (int pass = 0; pass < 3; pass++) {
         unsigned searched = 0;
@@ -593,6 +639,8 @@ void theap_maybe_sweep(heap_t *h) {
     h->last_sweep_ms = now;
     theap_collect_abandoned(h->region); /* remote frees into exited threads' segments */
     span_decay(h->region);
+    /* cached blocks keep their pages from emptying: a class no longer used gives them back */
+    cache_flush_all(h);
     for (unsigned bin = 1; bin < NBINS; bin++)
         for (page_t *pg = h->bins[bin].first, *next; pg; pg = next) {
             next = pg->next;
@@ -615,8 +663,9 @@ void theap_maybe_sweep(heap_t *h) {
 void theap_free_bits_remote(segment_t *s, page_t *pg, uint32_t i) {
     uint64_t bit = nhe_bit(i);
     uintptr_t blk = nhe_block_at(pg, i);
-    /* already free in the owner's set: a double free, as far as this thread can see */
-    if ((NHE_LOAD(pg->free_bits) | NHE_LOAD(pg->local_bits)) & bit)
+    /* already free in the owner's set or cache: a double free, as far as this thread can see */
+    if (((NHE_LOAD(pg->free_bits) | NHE_LOAD(pg->local_bits)) & bit) ||
+        ((block_t *)blk)->key == pg->key)
         nhe_fatal("free(): double free detected", (void *)blk);
     heap_t *h = __atomic_load_n(&s->heap, __ATOMIC_ACQUIRE);         /* before: see push_run */
     if (nhe_has_canary(pg)) *(uintptr_t *)blk = nhe_canary(pg, blk); /* its bit: at collection */
@@ -637,7 +686,7 @@ size_t theap_trim_mine(void) {
     for (int slot = 0; slot < NH_MAX_SLOTS; slot++) {
         heap_t *h = t->heaps[slot];
         if (!h) continue;
-        foreign_flush_all(h);
+        cache_flush_all(h);
         segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
                                h->segs_full};
         for (int l = 0; l < 4; l++)
