@@ -65,6 +65,10 @@ static void cache_check(const page_t *c, unsigned bin) {
         CHECK(pg->in_use && pg->bin == bin && nhe_block_index(pg, (uintptr_t)b) != UINT32_MAX,
               "cached block of another class", b);
         CHECK(b->key == pg->key, "cached block without its page's free mark", b);
+        CHECK(!pg->bitmap || !((pg->free_bits | pg->local_bits |
+                                __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED)) &
+                               nhe_bit(nhe_block_index(pg, (uintptr_t)b))),
+              "cached block free in its page too", b);
         CHECK(n < c->reserved, "cache longer than its limit", c);
     }
     CHECK(n == 0u - c->used, "cache count", c);
@@ -80,16 +84,12 @@ void nhe_heap_check(const heap_t *h) {
             nhe_page_check(pg);
         }
         CHECK(h->bins[bin].last == prev, "bin queue tail", h);
-        const page_t *want = h->cache[bin].free   ? &h->cache[bin]
-                             : h->bins[bin].first ? h->bins[bin].first
-                                                  : &nhe_empty_page;
-        /* the inline path may have emptied the cache: the next slow call moves on */
-        CHECK(h->cur[bin] == want || (h->cur[bin] == &h->cache[bin] && !h->cache[bin].free),
-              "class page table", h);
+        const page_t *want = h->bins[bin].first ? h->bins[bin].first : &nhe_empty_page;
+        CHECK(h->cache[bin].next == want, "class's current page", h);
     }
     for (const page_t *pg = h->full.first; pg; pg = pg->next)
         CHECK(pg->in_full && pg->in_use, "page in the full list", pg);
     CHECK(h->direct[0] == &nhe_empty_page, "malloc(0) must take the slow path", h);
     for (unsigned i = 1; i < NDIRECT; i++)
-        CHECK(h->direct[i] == h->cur[nhe_bin_of(i * 16)], "direct page table", h);
+        CHECK(h->direct[i] == &h->cache[nhe_bin_of(i * 16)], "direct page table", h);
 }

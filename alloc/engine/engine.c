@@ -269,9 +269,8 @@ void *engine_malloc_node(size_t size, size_t align, bool zero, int node) {
     heap_t *h = theap_for_slot(slot);
     if (!h) return failed();
     if (size <= DIRECT_MAX && align <= 16) {
-        page_t *pg = h->direct[(size + 15) >> 4];
-        if (pg->free) {
-            void *p = nhe_page_pop(pg, pg->free);
+        void *p = nhe_class_pop(h->direct[(size + 15) >> 4]);
+        if (p) {
             if (zero) memset(p, 0, size);
             return p;
         }

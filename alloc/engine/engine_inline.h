@@ -1,6 +1,6 @@
-/* Fast paths of numaheap's engine, inline in the malloc family: a pop from the direct page of
- * the size class (the heap's cache of freed blocks while it has any), and a push onto that
- * cache when the freeing thread owns the segment. Everything else (routing, fresh pages, remote
+/* Fast paths of numaheap's engine, inline in the malloc family: a pop from the size class's
+ * cache of freed blocks, else from the class's current page, and a push onto that cache when
+ * the freeing thread owns the segment. Everything else (routing, fresh pages, remote
  * frees, checks that failed) is out of line. The checks here are the cheap hardening: a free must
  * fall in our regions, on a block boundary of a carved block, and not on a block already marked
  * free. */
@@ -34,37 +34,38 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
  * do), so the block is reused while its lines are still in the CPU's cache. b keeps its page's
  * free mark while cached, so freeing it again fails the same test as a block free in its page.
  * The cache holds 0 - used blocks (pops count up, pushes down) up to its limit, kept in
- * reserved; an empty or full one takes the call. */
+ * reserved; a full one takes the call. */
 static inline void nhe_free_own(segment_t *seg, page_t *pg, block_t *b) {
     page_t *c = &seg->heap->cache[pg->bin];
-    block_t *head = c->free;
-    uint32_t used = c->used - 1;
-    if (NH_LIKELY(head != NULL && 0u - used <= c->reserved)) {
-        b->next = nhe_encode(c, head);
+    uint32_t used = c->used;
+    if (NH_LIKELY(0u - used < c->reserved)) {
+        b->next = nhe_encode(c, c->free);
         b->key = pg->key;
         c->free = b;
-        c->used = used;
+        c->used = used - 1;
         return;
     }
     theap_free_own(seg, pg, b);
 }
 
 static inline void *engine_malloc(size_t size) {
-    page_t *pg;
-    if (NH_LIKELY(size <= DIRECT_MAX)) {
-        pg = nhe_tls.heap->direct[(size + 15) >> 4];
-    } else if (size <= nhe_fast_max) {
-        unsigned bin = nhe_bin_of(size);
-        pg = nhe_tls.heap->cur[bin];
-        if (pg->bitmap) { /* not while the class's cache has blocks */
-            uint64_t bits = pg->free_bits;
-            if (NH_LIKELY(bits != 0)) return nhe_bits_pop(pg, bits);
-            return nhe_malloc_generic(size, false);
-        }
-    } else {
+    page_t *c;
+    if (NH_LIKELY(size <= DIRECT_MAX))
+        c = nhe_tls.heap->direct[(size + 15) >> 4];
+    else if (size <= nhe_fast_max)
+        c = &nhe_tls.heap->cache[nhe_bin_of(size)];
+    else
+        return nhe_malloc_generic(size, false);
+    /* every way out is a tail call: no registers to save on the fast path */
+    block_t *b = c->free;
+    if (NH_LIKELY(b != NULL)) return nhe_page_pop(c, b);
+    page_t *pg = c->next;
+    if (pg->bitmap) {
+        uint64_t bits = pg->free_bits;
+        if (NH_LIKELY(bits != 0)) return nhe_bits_pop(pg, bits);
         return nhe_malloc_generic(size, false);
     }
-    block_t *b = pg->free;
+    b = pg->free;
     if (NH_LIKELY(b != NULL)) return nhe_page_pop(pg, b);
     return nhe_malloc_generic(size, false);
 }
@@ -73,10 +74,8 @@ static inline void *engine_calloc(size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) return nhe_malloc_generic(SIZE_MAX, true);
     if (NH_LIKELY(total <= DIRECT_MAX)) {
-        page_t *pg = nhe_tls.heap->direct[(total + 15) >> 4];
-        block_t *b = pg->free;
-        if (NH_LIKELY(b != NULL)) {
-            void *p = nhe_page_pop(pg, b);
+        void *p = nhe_class_pop(nhe_tls.heap->direct[(total + 15) >> 4]);
+        if (NH_LIKELY(p != NULL)) {
             __builtin_memset(p, 0, total);
             return p;
         }
@@ -84,12 +83,16 @@ static inline void *engine_calloc(size_t n, size_t size) {
     return nhe_malloc_generic(total, true);
 }
 
-/* The owner's free of block i of a bitmap page: set its bit, unless it is set already. */
+/* The bitmap page's blocks already free: the owner's sets and other threads' frees waiting. */
+static inline uint64_t nhe_free_set(page_t *pg) {
+    return pg->local_bits | pg->free_bits | __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
+}
+
+/* The owner's free of block i of a bitmap page: set its bit, unless it is free already. */
 static inline void nhe_free_bits_local(segment_t *seg, page_t *pg, uint32_t i) {
     uint64_t bits = pg->local_bits, bit = nhe_bit(i);
     uintptr_t blk = nhe_block_at(pg, i);
-    if (NH_UNLIKELY((bits | pg->free_bits) & bit))
-        nhe_fatal("free(): double free detected", (void *)blk);
+    if (NH_UNLIKELY(nhe_free_set(pg) & bit)) nhe_fatal("free(): double free detected", (void *)blk);
     NHE_STORE(pg->local_bits, bits | bit);
     if (nhe_has_canary(pg)) {
         *(uintptr_t *)blk = nhe_canary(pg, blk);
@@ -117,7 +120,7 @@ static inline void engine_free(void *p) {
                             return;
                         }
                         /* free in its page already: the slow path says so */
-                        if (NH_UNLIKELY((pg->local_bits | pg->free_bits) & nhe_bit(i))) {
+                        if (NH_UNLIKELY(nhe_free_set(pg) & nhe_bit(i))) {
                             nhe_free_slow(p);
                             return;
                         }

@@ -146,15 +146,17 @@ typedef struct page_queue {
 } page_queue_t;
 
 typedef struct heap {
-    page_t *direct[NDIRECT]; /* size / 16 -> a page of that class with free blocks, or empty */
-    page_t *cur[NBINS];      /* the same by class, for the sizes above DIRECT_MAX */
+    page_t *direct[NDIRECT]; /* size / 16 -> the cache of its class (0: the empty page) */
     page_queue_t bins[NBINS];
     /* Blocks this thread freed, per class, last in first out: the heap's own of any page and
      * other heaps' of the same node. A page record whose links may point anywhere in the
-     * regions, served first by the same inline path, so a freed block is reused while it is
-     * still in the CPU's cache whichever page it is of (a page's own list reuses it only once
-     * the page is current again: 10-20% slower on larson and on mixed sizes to 32 KiB). Its
-     * blocks count as allocated in their pages meanwhile; past the limit they go back. */
+     * regions, which malloc's inline path takes from first, so a freed block is reused while
+     * it is still in the CPU's cache whichever page it is of (a page's own list reuses it only
+     * once the page is current again: 10-20% slower on larson and on mixed sizes to 32 KiB).
+     * Its blocks count as allocated in their pages meanwhile; past the limit they go back.
+     * Its next is the class's current page, which malloc takes from when the cache is empty:
+     * the entry point of a class never changes, so a cache that empties and fills on every
+     * call costs nothing more than a page would. */
     page_t cache[NBINS] __attribute__((aligned(64))); /* meta_alloc gives 64 */
     uint64_t last_sweep_ms; /* empty pages are given back by a sweep that finds them twice */
     unsigned generic_calls;
@@ -243,7 +245,8 @@ static inline uintptr_t nhe_canary(const page_t *pg, uintptr_t blk) {
 static inline bool nhe_has_canary(const page_t *pg) {
     return NHE_CHECKS && NH_UNLIKELY(pg->block_size > MEDIUM_MAX);
 }
-NH_HIDDEN void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit);
+/* Checks the canary of block blk (bit) of pg as it is handed out; returns blk. */
+NH_HIDDEN void *nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit);
 
 static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     unsigned i = (unsigned)__builtin_ctzll(bits) - 1;
@@ -253,7 +256,8 @@ static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     NHE_STORE(pg->clean_bits, pg->clean_bits & bits); /* see page_trimmed_bytes */
     NHE_STORE(pg->used, pg->used + 1);
     uintptr_t blk = nhe_block_at(pg, i);
-    if (nhe_has_canary(pg)) nhe_canary_check(pg, blk, bit);
+    /* a tail call: malloc's fast path saves no registers for it */
+    if (nhe_has_canary(pg)) return nhe_canary_check(pg, blk, bit);
     return (void *)blk;
 }
 
@@ -294,13 +298,18 @@ NH_HIDDEN void span_unlock_all(void);
 
 /* ---- page.c: pages, free lists, collection ---------------------------------------------- */
 NH_HIDDEN void page_init(segment_t *seg, page_t *pg, unsigned bin);
+/* A new random key for a page record or a cache, never the same twice. */
+NH_HIDDEN uintptr_t nhe_page_key(const page_t *pg);
 NH_HIDDEN void page_extend(page_t *pg);
-NH_HIDDEN void *theap_cache_drained(page_t *c, void *b); /* returns b */
 
 static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     block_t *next = nhe_decode(pg, b->next);
     /* an overwritten link decodes outside the page: stop before it becomes a write */
-    if (NHE_CHECKS && NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span) && next)
+    /* a cache's links may point anywhere in the regions but never into a segment's header */
+    if (NHE_CHECKS &&
+        NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span ||
+                    ((uintptr_t)next & SEG_MASK) < SMALL_HEADER) &&
+        next)
         nhe_corrupt(pg, b);
     pg->free = next;
     /* the class's next block, most likely freed a while ago: it loads while the program uses
@@ -309,15 +318,26 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
     __builtin_prefetch(next, 1);
     b->key = 0;
     NHE_STORE(pg->used, pg->used + 1);
-    /* the cache's last block: the class's page serves the next call, not the slow path (a
-     * tail call: the pop keeps nothing across it) */
-    if (NH_UNLIKELY(!next) && pg->is_cache) return theap_cache_drained(pg, b);
     return b;
 }
 
 /* A block of a page with free blocks, list or bitmap. */
 static inline void *page_pop(page_t *pg) {
     return pg->bitmap ? nhe_bits_pop(pg, pg->free_bits) : nhe_page_pop(pg, pg->free);
+}
+
+/* A block of the class whose cache is c: the newest cached one, else one of the class's
+ * current page; NULL if neither has one. */
+static inline void *nhe_class_pop(page_t *c) {
+    block_t *b = c->free;
+    if (NH_LIKELY(b != NULL)) return nhe_page_pop(c, b);
+    page_t *pg = c->next;
+    if (pg->bitmap) {
+        uint64_t bits = pg->free_bits;
+        return NH_LIKELY(bits != 0) ? nhe_bits_pop(pg, bits) : NULL;
+    }
+    b = pg->free;
+    return NH_LIKELY(b != NULL) ? nhe_page_pop(pg, b) : NULL;
 }
 /* Gathers the owner's and the remote frees into the free list; returns the number of remote
  * frees collected. */
@@ -339,8 +359,7 @@ NH_HIDDEN void theap_free_local_slow(segment_t *seg, page_t *pg);
 NH_HIDDEN void theap_free_remote(segment_t *seg, page_t *pg, block_t *b);
 /* A free by a thread that does not own the block: cached if the block is of its node. */
 NH_HIDDEN void theap_free_foreign(segment_t *seg, page_t *pg, block_t *b);
-/* The owner's free that the inline path left: into a cache that was empty, or past its limit
- * back to the block's page. */
+/* The owner's free past its cache's limit: back to the block's page. */
 NH_HIDDEN void theap_free_own(segment_t *seg, page_t *pg, block_t *b);
 /* A free of block i of a bitmap page by a thread that does not own it: one atomic OR. */
 NH_HIDDEN void theap_free_bits_remote(segment_t *seg, page_t *pg, uint32_t i);

@@ -19,8 +19,14 @@ _Noreturn void nhe_fatal(const char *what, const void *p) {
     abort();
 }
 
-void page_init(segment_t *seg, page_t *pg, unsigned bin) {
+uintptr_t nhe_page_key(const page_t *pg) {
     static _Atomic uintptr_t serial;
+    uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
+                  (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
+    return (k ^ (k >> 29)) | 1; /* never 0: 0 is an allocated block's mark */
+}
+
+void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     size_t idx = (size_t)(pg - seg->pages);
     uintptr_t base = nhe_page_base(seg, idx);
     uintptr_t end = nhe_page_base(seg, idx + 1);
@@ -49,9 +55,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->is_cache = 0;
     if (pg->bitmap && pg->reserved > 63) nhe_fatal("heap corruption (bitmap page too large)", pg);
     /* a fresh key each time the page is set up: stale marks of an earlier life never match */
-    uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
-                  (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
-    pg->key = (k ^ (k >> 29)) | 1; /* never 0: 0 is an allocated block's mark */
+    pg->key = nhe_page_key(pg);
     NHE_STORE(pg->in_use, 1);
 }
 
@@ -110,11 +114,12 @@ static uint32_t bits_collect(page_t *pg) {
     return n;
 }
 
-void nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit) {
-    if (!(pg->canary_bits & bit)) return; /* never freed, or given back by trim */
+void *nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit) {
+    if (!(pg->canary_bits & bit)) return (void *)blk; /* never freed, or given back by trim */
     NHE_STORE(pg->canary_bits, pg->canary_bits & ~bit);
     if (*(uintptr_t *)blk != nhe_canary(pg, blk))
         nhe_fatal("heap corruption: a freed block was written after free", (void *)blk);
+    return (void *)blk;
 }
 
 uint32_t page_collect(page_t *pg) {

@@ -19,9 +19,10 @@
 
 __thread nhe_tls_t nhe_tls
     __attribute__((tls_model("initial-exec"))) = {&nhe_empty_heap, THREAD_ID_NONE, NULL};
-page_t nhe_empty_page;
+/* malloc's fast path finds no block in either, and the empty page leads back to itself */
+page_t nhe_empty_page = {.next = &nhe_empty_page};
 heap_t nhe_empty_heap = {.direct = {[0 ... NDIRECT - 1] = &nhe_empty_page},
-                         .cur = {[0 ... NBINS - 1] = &nhe_empty_page}};
+                         .cache = {[0 ... NBINS - 1] = {.next = &nhe_empty_page}}};
 
 static _Atomic int pool_lock;
 static heap_t *heap_pool;
@@ -30,7 +31,6 @@ static uintptr_t meta_next, meta_end;
 static unsigned heaps_on_slot[NH_MAX_SLOTS];
 static pthread_key_t exit_key;
 static bool exit_key_made;
-static uint8_t direct_lo[NBINS], direct_hi[NBINS]; /* direct indices of each bin, lo > hi: none */
 
 static void pool_acquire(void) {
     while (__atomic_exchange_n(&pool_lock, 1, __ATOMIC_ACQUIRE))
@@ -72,23 +72,11 @@ static void thread_exit(void *arg) {
     theap_thread_exit();
 }
 
-static void init_tables(void) {
-    for (unsigned b = 0; b < NBINS; b++)
-        direct_lo[b] = 1, direct_hi[b] = 0;
-    /* index 0 (malloc(0)) is never direct: its slow path hands out a guard-page pointer */
-    for (unsigned i = 1; i < NDIRECT; i++) {
-        unsigned b = nhe_bin_of(i * 16);
-        if (direct_lo[b] > direct_hi[b]) direct_lo[b] = (uint8_t)i;
-        direct_hi[b] = (uint8_t)i;
-    }
-}
-
 static tld_t *tld_get(void) {
     tld_t *t = nhe_tls.tld;
     if (NH_LIKELY(t != NULL)) return t;
     pool_acquire();
     if (!exit_key_made) {
-        init_tables();
         exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
     }
     t = tld_pool;
@@ -125,12 +113,14 @@ static heap_t *heap_new(tld_t *t, int slot) {
     pool_release();
     if (!h) return NULL;
     memset(h, 0, sizeof *h);
-    for (unsigned i = 0; i < NDIRECT; i++)
-        h->direct[i] = &nhe_empty_page;
+    /* index 0 (malloc(0)) is never direct: its slow path hands out a guard-page pointer */
+    h->direct[0] = &nhe_empty_page;
+    for (unsigned i = 1; i < NDIRECT; i++)
+        h->direct[i] = &h->cache[nhe_bin_of(i * 16)];
     for (unsigned b = 0; b < NBINS; b++) {
-        h->cur[b] = &nhe_empty_page;
         page_t *c = &h->cache[b];
-        c->key = (nhe_secret ^ ((uintptr_t)h * 0x9e3779b97f4a7c15ull)) | 1;
+        c->next = &nhe_empty_page;
+        c->key = nhe_page_key(c);
         c->start = region_map.base;
         c->span = region_map.size;
         c->is_cache = 1;
@@ -198,20 +188,16 @@ static void pq_push_back(page_queue_t *q, page_t *pg) {
     q->last = pg;
 }
 
-/* The direct entries of a class: its cache while it holds blocks, else its first page, else the
- * empty page (so malloc takes the slow path). */
-static void set_direct(heap_t *h, unsigned bin) {
-    page_t *pg = h->cache[bin].free   ? &h->cache[bin]
-                 : h->bins[bin].first ? h->bins[bin].first
-                                      : &nhe_empty_page;
-    page_t *old = h->cur[bin];
+/* The class's current page, which malloc takes from once the class's cache is empty: the first
+ * of its queue, else the empty page (so malloc takes the slow path). */
+static void set_current(heap_t *h, unsigned bin) {
+    page_t *pg = h->bins[bin].first ? h->bins[bin].first : &nhe_empty_page;
+    page_t *old = h->cache[bin].next;
     if (old != pg) { /* the flag lives in real pages only: the empty page is shared */
-        if (old != &nhe_empty_page && !old->is_cache) old->is_cur = 0;
-        if (pg != &nhe_empty_page && !pg->is_cache) pg->is_cur = 1;
+        if (old != &nhe_empty_page) old->is_cur = 0;
+        if (pg != &nhe_empty_page) pg->is_cur = 1;
     }
-    h->cur[bin] = pg;
-    for (unsigned i = direct_lo[bin]; i <= direct_hi[bin]; i++)
-        h->direct[i] = pg;
+    h->cache[bin].next = pg;
 }
 
 /* ---- segments of a heap ------------------------------------------------------------------ */
@@ -287,7 +273,7 @@ static void page_release(heap_t *h, segment_t *s, page_t *pg) {
     page_queue_t *q = pg->in_full ? &h->full : &h->bins[pg->bin];
     bool was_first = q->first == pg;
     pq_remove(q, pg);
-    if (was_first && !pg->in_full) set_direct(h, pg->bin);
+    if (was_first && !pg->in_full) set_current(h, pg->bin);
     pg->in_full = 0;
     /* the slot's memory goes back now, not when its whole segment does: a program whose
      * classes peak at different times would otherwise hold every class's peak */
@@ -335,7 +321,7 @@ static void adopt(heap_t *h, segment_t *s) {
             continue;
         }
         pq_push_back(&h->bins[pg->bin], pg);
-        if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+        if (h->bins[pg->bin].first == pg) set_current(h, pg->bin);
     }
 }
 
@@ -435,7 +421,7 @@ static void unfull(heap_t *h, page_t *pg) {
     pg->in_full = 0;
     page_clear_full(pg);
     pq_push_back(&h->bins[pg->bin], pg);
-    if (h->bins[pg->bin].first == pg) set_direct(h, pg->bin);
+    if (h->bins[pg->bin].first == pg) set_current(h, pg->bin);
 }
 
 static bool reclaim_full(heap_t *h) {
@@ -486,7 +472,6 @@ static void cache_flush(heap_t *h, unsigned bin) {
     block_t *b = c->free;
     c->free = NULL;
     NHE_STORE(c->used, 0);
-    set_direct(h, bin);
     page_t *run_pg = NULL;
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
@@ -508,12 +493,6 @@ static void cache_flush(heap_t *h, unsigned bin) {
     if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
 }
 
-void *theap_cache_drained(page_t *c, void *b) {
-    heap_t *h = (heap_t *)((char *)(c - c->bin) - offsetof(heap_t, cache));
-    set_direct(h, c->bin);
-    return b;
-}
-
 static void cache_flush_all(heap_t *h) {
     for (unsigned bin = 1; bin < NBINS; bin++)
         if (h->cache[bin].free) cache_flush(h, bin);
@@ -522,22 +501,15 @@ static void cache_flush_all(heap_t *h) {
 /* Onto the front of h's cache of pg's class (see nhe_free_own); returns the blocks it holds. */
 static uint32_t cache_push(heap_t *h, page_t *pg, block_t *b) {
     page_t *c = &h->cache[pg->bin];
-    bool was_empty = !c->free;
     b->next = nhe_encode(c, c->free);
     b->key = pg->key;
     c->free = b;
     NHE_STORE(c->used, c->used - 1);
-    if (was_empty) set_direct(h, pg->bin);
     return 0u - c->used;
 }
 
 void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
-    heap_t *h = s->heap;
-    page_t *c = &h->cache[pg->bin];
-    if (0u - c->used < c->reserved) /* past the limit, no flush: the block goes to its page */
-        cache_push(h, pg, b);
-    else
-        return_own(s, pg, b);
+    return_own(s, pg, b); /* past the limit, no flush: the block goes to its page */
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
@@ -575,7 +547,7 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
                     pq_remove(q, pg);
                     pq_push_front(q, pg);
                 }
-                set_direct(h, bin);
+                set_current(h, bin);
                 return page_pop(pg);
             }
             page_t *next = pg->next;
@@ -594,14 +566,14 @@ void *theap_alloc_bin(heap_t *h, unsigned bin) {
             pq_push_front(&h->full, pg);
             pg = next;
         }
-        set_direct(h, bin);
+        set_current(h, bin);
         if (!reclaim_full(h) && !adopt_one(h)) break;
     }
     page_t *pg = page_fresh(h, bin);
     if (!pg) return NULL;
     pq_push_front(q, pg);
     page_extend(pg);
-    set_direct(h, bin);
+    set_current(h, bin);
     return page_pop(pg);
 }
 
@@ -626,7 +598,7 @@ void theap_free_local_slow(segment_t *s, page_t *pg) {
     if (q->first != pg) {
         pq_remove(q, pg);
         pq_push_front(q, pg);
-        set_direct(h, pg->bin);
+        set_current(h, pg->bin);
     }
 }
 
@@ -695,7 +667,7 @@ size_t theap_trim_mine(void) {
                     if (s->pages[i].in_use && !s->pages[i].in_full)
                         given += page_trim(s, &s->pages[i]);
         for (unsigned b = 1; b < NBINS; b++)
-            set_direct(h, b);
+            set_current(h, b);
     }
     return given;
 }

@@ -34,6 +34,12 @@ int main(int argc, char **argv) {
         pthread_t t;
         pthread_create(&t, NULL, free_it, b);
         pthread_join(t, NULL);
+    } else if (!strcmp(m, "double-free-bitmap-remote-owner")) { /* other thread's free first */
+        char *volatile b = malloc(20000);
+        pthread_t t;
+        pthread_create(&t, NULL, free_it, b);
+        pthread_join(t, NULL);
+        free(b);
     } else if (!strcmp(m, "write-after-free-large")) { /* caught when the block comes back */
         char *volatile b = malloc(200000);
         free(b);
