@@ -1,6 +1,7 @@
-/* Thread heaps: one per (thread, node). A heap owns segments of its node, keeps a queue of pages
- * per size class (the first one also in the direct table for sizes up to DIRECT_MAX) and a list
- * of full pages. Remote frees into a full page flag the heap, which takes the page back the
+/* Thread heaps: one per (thread, node). A heap owns segments of its node, keeps per size class a
+ * cache of freed blocks (the class's entry point for malloc, through the direct table for sizes
+ * up to DIRECT_MAX) and a queue of pages whose first is the class's current page, and a list of
+ * full pages. Remote frees into a full page flag the heap, which takes the page back the
  * next time it runs short. At thread exit (or when the thread moves to another node) a heap's
  * segments are abandoned to their node, and only a heap of the same node adopts them. */
 #include "engine.h"
