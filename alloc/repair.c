@@ -210,10 +210,14 @@ int repair_set_interval(unsigned ms) {
     int s = __atomic_load_n(&repair_state, __ATOMIC_ACQUIRE);
     if (s == REPAIR_FAILED && ms) return failed_errno;
     __atomic_store_n(&interval_ms, ms, __ATOMIC_RELAXED);
-    int off = REPAIR_OFF;
+    int off = REPAIR_OFF, wanted = REPAIR_WANTED;
     if (ms && __atomic_compare_exchange_n(&repair_state, &off, REPAIR_WANTED, false,
                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         repair_start(); /* the caller holds no allocator state, as the routing check does not */
+    /* turned off before it started: no thread is started for nothing */
+    if (!ms)
+        __atomic_compare_exchange_n(&repair_state, &wanted, REPAIR_OFF, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
     wake();
     s = __atomic_load_n(&repair_state, __ATOMIC_ACQUIRE);
     return s == REPAIR_FAILED ? failed_errno : 0;
