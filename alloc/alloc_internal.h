@@ -44,6 +44,9 @@ typedef struct config {
 
 /* Parses envp (NULL: environ). Bad values: one warning line each, default kept. */
 NH_HIDDEN void config_load(config_t *c, char *const *envp, const topo_t *t);
+/* The bounds the options table gives the numbers of setting name ("NUMAHEAP_DECAY_MS"), for
+ * changes at run time to refuse what the variable would. 0, or ENOENT for no such setting. */
+NH_HIDDEN int config_bounds(const char *name, uint64_t *min, uint64_t *max);
 /* The log. Lines start "numaheap[PROG:PID]: " (a leading "numaheap: " in fmt is replaced by it);
  * log_warn prints each distinct text once per process, log_verbose only under NUMAHEAP_VERBOSE.
  * Both write to the descriptor of log_fd_get. Neither allocates nor changes errno. */
@@ -160,6 +163,12 @@ NH_HIDDEN void repair_start(void);
  * call stopped, moving misplaced ones home while their node has room, and stops early at the
  * end of a pass over every region (*pass_done then true). 0 or errno. */
 NH_HIDDEN int repair_step(uint64_t pages, bool *pass_done);
+/* The interval changed at run time (0: off): a running repairer waits the new interval from
+ * now, or waits for another change while it is 0; one not running yet is started at once.
+ * 0, or the errno the repairer stopped with (its thread could not start, or the kernel
+ * refused move_pages), for any interval but 0. */
+NH_HIDDEN int repair_set_interval(unsigned ms);
+NH_HIDDEN void repair_set_pages(uint64_t pages); /* pages audited per interval, from the next */
 /* NUMAHEAP_MIGRATE_ON_MOVE: the thread's pages that engine_hot_ranges reported on its old
  * node, moved to node. Returns the pages moved. */
 NH_HIDDEN uint64_t repair_follow(const uintptr_t *start, const size_t *len, int n, int node);
@@ -268,6 +277,22 @@ NH_HIDDEN bool heap_init(void);            /* false while initialising or when i
 static inline bool heap_ready(void) {
     return NH_LIKELY(__atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY) || heap_init();
 }
+
+/* ---- tune.c: settings changed at run time (nh_ctl, mallopt) ------------------------------ */
+/* Each returns 0, or EAGAIN before the heap is ready, EINVAL for a value out of the setting's
+ * bounds; a refused change changes nothing. */
+/* Objects from bytes up are large (NUMAHEAP_LARGE_THRESHOLD's bounds, but at least
+ * ROUTE_CHECK_BYTES). */
+NH_HIDDEN int tune_large_threshold(uint64_t bytes);
+/* Off: no object is large whatever the threshold (glibc's M_MMAP_MAX 0); on: the threshold
+ * applies again. */
+NH_HIDDEN int tune_large_objects(bool on);
+/* NUMAHEAP_DECAY_MS; also EOPNOTSUPP for an engine without a decay delay of its own. */
+NH_HIDDEN int tune_decay_ms(uint64_t ms);
+/* NUMAHEAP_REPAIR (0: off); also the errno a repairer that stopped for good stopped with. */
+NH_HIDDEN int tune_repair_ms(uint64_t ms);
+NH_HIDDEN int tune_repair_pages(uint64_t pages); /* NUMAHEAP_REPAIR_PAGES */
+NH_HIDDEN int tune_migrate_on_move(uint64_t on); /* NUMAHEAP_MIGRATE_ON_MOVE: 0 or 1 */
 
 /* ---- stats.c: per-node figures, the exit report, glibc's views of them ------------------ */
 /* The fields of nh_stats_t, in order: the printers and nh_ctl's names follow this list. */

@@ -58,6 +58,16 @@ static const struct setting {
 
 static bool verbose;
 
+int config_bounds(const char *name, uint64_t *min, uint64_t *max) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (strcmp(settings[i].name, name)) continue;
+        *min = settings[i].min;
+        *max = settings[i].max;
+        return 0;
+    }
+    return ENOENT;
+}
+
 /* ---- the log ---------------------------------------------------------------------------- */
 #define LOG_FD_MIN    100 /* above the descriptors programs juggle by number */
 #define WARNINGS_SEEN 64

@@ -1,7 +1,7 @@
 /* nh_ctl: numaheap's values by name, in the manner of jemalloc's mallctl. A table of names
  * with a kind and getter/setter, plus the stats.node.N.FIELD and stats.large.FIELD families,
- * whose fields are NH_STAT_FIELDS. Lengths are checked before anything is done, so a call
- * that fails has changed no setting. */
+ * whose fields are NH_STAT_FIELDS. Lengths are checked before anything is done, and values by
+ * tune.c before anything changes, so a call that fails has changed no setting. */
 #include "engine.h"
 
 #include <errno.h>
@@ -50,24 +50,53 @@ static int get_nodes(value_t *v) {
     return 0;
 }
 
+/* The threshold in force: SIZE_MAX (no object is large) after mallopt(M_MMAP_MAX, 0). */
 static int get_large_threshold(value_t *v) {
-    v->u = heap_config.large_threshold;
+    v->u = __atomic_load_n(&heap_large_threshold, __ATOMIC_RELAXED);
     return 0;
+}
+
+/* numaheap's own knob, unlike M_MMAP_THRESHOLD: objects from this size are large, from now on
+ * whatever M_MMAP_MAX said. */
+static int set_large_threshold(const value_t *v) {
+    int e = tune_large_threshold(v->u);
+    return e ? e : tune_large_objects(true);
+}
+
+static int get_decay_ms(value_t *v) {
+    v->u = __atomic_load_n(&heap_config.decay_ms, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int set_decay_ms(const value_t *v) {
+    return tune_decay_ms(v->u);
 }
 
 static int get_repair_ms(value_t *v) {
-    v->u = heap_config.repair_ms;
+    v->u = __atomic_load_n(&heap_config.repair_ms, __ATOMIC_RELAXED);
     return 0;
+}
+
+static int set_repair_ms(const value_t *v) {
+    return tune_repair_ms(v->u);
 }
 
 static int get_repair_pages(value_t *v) {
-    v->u = heap_config.repair_pages;
+    v->u = __atomic_load_n(&heap_config.repair_pages, __ATOMIC_RELAXED);
     return 0;
 }
 
+static int set_repair_pages(const value_t *v) {
+    return tune_repair_pages(v->u);
+}
+
 static int get_migrate_on_move(value_t *v) {
-    v->u = heap_config.migrate_on_move;
+    v->u = __atomic_load_n(&heap_config.migrate_on_move, __ATOMIC_RELAXED);
     return 0;
+}
+
+static int set_migrate_on_move(const value_t *v) {
+    return tune_migrate_on_move(v->u);
 }
 
 static int get_trim(value_t *v) {
@@ -92,10 +121,11 @@ static const entry_t entries[] = {
     {"config.policy", K_STR, true, get_policy, NULL, false},
     {"config.large_policy", K_STR, true, get_large_policy, NULL, false},
     {"config.nodes", K_STR, true, get_nodes, NULL, false},
-    {"config.large_threshold", K_U64, true, get_large_threshold, NULL, false},
-    {"config.repair_ms", K_U64, true, get_repair_ms, NULL, false},
-    {"config.repair_pages", K_U64, true, get_repair_pages, NULL, false},
-    {"config.migrate_on_move", K_U64, true, get_migrate_on_move, NULL, false},
+    {"config.large_threshold", K_U64, true, get_large_threshold, set_large_threshold, false},
+    {"config.decay_ms", K_U64, true, get_decay_ms, set_decay_ms, false},
+    {"config.repair_ms", K_U64, true, get_repair_ms, set_repair_ms, false},
+    {"config.repair_pages", K_U64, true, get_repair_pages, set_repair_pages, false},
+    {"config.migrate_on_move", K_U64, true, get_migrate_on_move, set_migrate_on_move, false},
     {"thread.node", K_I64, true, get_thread_node, set_thread_node, false},
     {"trim", K_U64, true, get_trim, NULL, true},
 };

@@ -40,6 +40,12 @@ NH_HIDDEN bool engine_trim(void);
 /* Adds node's figures (NH_NODE_INTERLEAVED: the large region) to out. 0 or errno. */
 NH_HIDDEN int engine_node_stats(int node, nh_stats_t *out);
 NH_HIDDEN const char *engine_name(void);
+/* Changes at run time (mallopt, nh_ctl; tune.c). heap_large_threshold has a new value: the
+ * inline paths follow it from now on. */
+NH_HIDDEN void engine_large_threshold_changed(void);
+/* Freed memory stays resident ms milliseconds before it is given back (NUMAHEAP_DECAY_MS). 0,
+ * or EOPNOTSUPP for an engine without such a delay. */
+NH_HIDDEN int engine_set_decay(unsigned ms);
 
 #include "engine_inline.h"
 

@@ -3,7 +3,8 @@
  * top of the engine contract (engine.h). Semantics are glibc's: calloc/reallocarray overflow
  * and pvalloc overflow give ENOMEM, a bad alignment gives EINVAL, free(NULL) does nothing,
  * realloc(NULL, n) is malloc(n), realloc(p, 0) frees p and returns NULL, malloc_trim returns 1
- * if memory was given back. The introspection answers from numaheap's own figures. */
+ * if memory was given back. The introspection answers from numaheap's own figures, and
+ * mallopt honours the options numaheap has a knob for. */
 #include "engine.h"
 
 #include <errno.h>
@@ -210,12 +211,29 @@ NH_EXPORT int malloc_info(int options, FILE *fp) {
     return e ? (errno = EIO, -1) : 0;
 }
 
-/* No glibc tunable maps onto numaheap's engine: M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD,
- * M_MMAP_MAX, M_ARENA_MAX, M_ARENA_TEST, M_PERTURB and M_CHECK_ACTION would all be promises
- * kept by no code, so every option is refused: 0, as glibc answers an option it does not
- * know. numaheap's own knobs are the NUMAHEAP_* settings and nh_ctl. */
+/* glibc's options where numaheap has the same knob, with glibc's answers: 1 when the option
+ * is honoured, 0 when it is refused. M_MMAP_THRESHOLD moves the large threshold (glibc's
+ * "mmapped chunks" are numaheap's large objects: spread over nodes, each a span of its own),
+ * within glibc's bound and tune.c's; M_MMAP_MAX 0 (or less: glibc then maps nothing either)
+ * makes no object large, and any positive count makes the threshold apply again, numaheap
+ * having no limit on the number of large objects to set. Everything else is refused, as a
+ * no-op claiming success would lie: M_TRIM_THRESHOLD and M_TOP_PAD size the top of a brk
+ * heap numaheap does not have (its freed memory goes back by age, NUMAHEAP_DECAY_MS), the
+ * M_ARENA_* options count arenas that numaheap sizes per node at init, M_MXFAST sizes glibc's
+ * fastbins, M_PERTURB would need the inline paths to fill memory, and M_CHECK_ACTION chooses
+ * what glibc's heap checks do (numaheap's always stop the program). */
+#define GLIBC_MMAP_THRESHOLD_MAX (4ul * 1024 * 1024 * sizeof(long)) /* HEAP_MAX_SIZE / 2 */
+
 NH_EXPORT int mallopt(int param, int value) {
-    return 0;
+    switch (param) {
+    case M_MMAP_THRESHOLD:
+        return value >= 0 && (unsigned long)value <= GLIBC_MMAP_THRESHOLD_MAX &&
+               tune_large_threshold((uint64_t)value) == 0;
+    case M_MMAP_MAX:
+        return tune_large_objects(value > 0) == 0;
+    default:
+        return 0;
+    }
 }
 
 /* glibc's internal names, which some programs and libraries call directly. */

@@ -6,15 +6,20 @@
  * The thread is started lazily by the first routing check after init (never from init itself,
  * which may run inside the first malloc), holds no allocator lock and never calls malloc. A
  * forked child has no repairer: the fork handler makes it wanted again, so the child's own
- * first routing check (its next allocation that leaves the engine's inline path) starts one. */
+ * first routing check (its next allocation that leaves the engine's inline path) starts one.
+ * The interval and the budget may change while it runs (nh_ctl): a change wakes it, and an
+ * interval of 0 leaves it waiting for the next one. */
 #define _GNU_SOURCE
 #include "alloc_internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STACK_SIZE (256u << 10) /* a move_pages batch and a log line, with room to spare */
 /* Pages a move must leave free on the home node, as a share of its memory: moving into the
@@ -25,8 +30,10 @@
 #define REPAIR_BATCH  512 /* pages audited between looks at the home node's free memory */
 
 int repair_state;
-static unsigned interval_ms;
+static unsigned interval_ms; /* both read and written with atomic builtins: nh_ctl changes them */
 static uint64_t budget;
+static unsigned changes; /* bumped by each change at run time; the repairer waits on it (futex) */
+static int failed_errno; /* why the repairer stopped (REPAIR_FAILED) */
 static bool atfork_registered;
 
 /* The repairer thread's own position (only it reads or writes these). */
@@ -35,8 +42,8 @@ static uintptr_t cursor_addr;
 static uint64_t pass_misplaced[NH_MAX_SLOTS];
 
 void repair_init(const config_t *c) {
-    interval_ms = c->repair_ms;
-    budget = c->repair_pages;
+    __atomic_store_n(&interval_ms, c->repair_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&budget, c->repair_pages, __ATOMIC_RELAXED);
     __atomic_store_n(&repair_state, c->repair_ms ? REPAIR_WANTED : REPAIR_OFF, __ATOMIC_RELEASE);
 }
 
@@ -101,21 +108,38 @@ int repair_step(uint64_t pages, bool *pass_done) {
     return 0;
 }
 
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000l};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {}
+/* One whole interval, measured from the last change: a change cuts the wait short and starts
+ * the new interval from then; while the interval is 0 the wait has no end but a change. */
+static void wait_interval(void) {
+    for (;;) {
+        unsigned seen = __atomic_load_n(&changes, __ATOMIC_ACQUIRE);
+        unsigned ms = __atomic_load_n(&interval_ms, __ATOMIC_RELAXED);
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += ms / 1000;
+        end.tv_nsec += (long)(ms % 1000) * 1000000l;
+        if (end.tv_nsec >= 1000000000l) end.tv_sec++, end.tv_nsec -= 1000000000l;
+        /* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC deadline, so early wake-ups
+         * (spurious, or a change undone at once) cost no time */
+        while (__atomic_load_n(&changes, __ATOMIC_ACQUIRE) == seen) {
+            long r = syscall(SYS_futex, &changes, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen,
+                             ms ? &end : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+            if (r && errno == ETIMEDOUT) return;
+        }
+    }
 }
 
 static void *repairer(void *arg) {
     prctl(PR_SET_NAME, (unsigned long)"numaheap-repair", 0, 0, 0);
     for (;;) {
-        sleep_ms(interval_ms);
+        wait_interval();
         bool pass_done;
-        int e = repair_step(budget, &pass_done);
+        int e = repair_step(__atomic_load_n(&budget, __ATOMIC_RELAXED), &pass_done);
         if (e) { /* move_pages refused (seccomp: EPERM): nothing to do at any later interval */
             log_warn("warning: NUMAHEAP_REPAIR: move_pages failed (errno %d); the repairer "
                      "stops\n",
                      e);
+            failed_errno = e;
             __atomic_store_n(&repair_state, REPAIR_FAILED, __ATOMIC_RELEASE);
             return NULL;
         }
@@ -131,7 +155,9 @@ static void fork_child(void) {
         cursor_node = -1;
         for (int i = 0; i < NH_MAX_SLOTS; i++)
             pass_misplaced[i] = 0;
-        __atomic_store_n(&repair_state, REPAIR_WANTED, __ATOMIC_RELEASE);
+        /* a repairer turned off at run time is started again only when turned on */
+        bool on = __atomic_load_n(&interval_ms, __ATOMIC_RELAXED) != 0;
+        __atomic_store_n(&repair_state, on ? REPAIR_WANTED : REPAIR_OFF, __ATOMIC_RELEASE);
         nh_tls.last_cpu = -1; /* (the child's one thread) its next slow path checks routing */
     }
 }
@@ -169,8 +195,36 @@ void repair_start(void) {
                  e);
     else
         log_verbose("numaheap: repairer started: every %u ms, %llu pages per interval\n",
-                    interval_ms, (unsigned long long)budget);
+                    __atomic_load_n(&interval_ms, __ATOMIC_RELAXED),
+                    (unsigned long long)__atomic_load_n(&budget, __ATOMIC_RELAXED));
+    failed_errno = e;
     __atomic_store_n(&repair_state, e ? REPAIR_FAILED : REPAIR_RUNNING, __ATOMIC_RELEASE);
+}
+
+static void wake(void) {
+    __atomic_add_fetch(&changes, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &changes, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+}
+
+int repair_set_interval(unsigned ms) {
+    int s = __atomic_load_n(&repair_state, __ATOMIC_ACQUIRE);
+    if (s == REPAIR_FAILED && ms) return failed_errno;
+    __atomic_store_n(&interval_ms, ms, __ATOMIC_RELAXED);
+    int off = REPAIR_OFF, wanted = REPAIR_WANTED;
+    if (ms && __atomic_compare_exchange_n(&repair_state, &off, REPAIR_WANTED, false,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        repair_start(); /* the caller holds no allocator state, as the routing check does not */
+    /* turned off before it started: no thread is started for nothing */
+    if (!ms)
+        __atomic_compare_exchange_n(&repair_state, &wanted, REPAIR_OFF, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+    wake();
+    s = __atomic_load_n(&repair_state, __ATOMIC_ACQUIRE);
+    return s == REPAIR_FAILED ? failed_errno : 0;
+}
+
+void repair_set_pages(uint64_t pages) {
+    __atomic_store_n(&budget, pages, __ATOMIC_RELAXED);
 }
 
 uint64_t repair_follow(const uintptr_t *start, const size_t *len, int n, int node) {

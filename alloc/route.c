@@ -190,7 +190,8 @@ static void attach(thread_state_t *ts, int node) {
 static void move_and_follow(thread_state_t *ts, int from, int want) {
     uintptr_t start[FOLLOW_MAX];
     size_t len[FOLLOW_MAX], total = 0;
-    int n = heap_config.migrate_on_move ? engine_hot_ranges(from, start, len, FOLLOW_MAX) : 0;
+    bool follow = __atomic_load_n(&heap_config.migrate_on_move, __ATOMIC_RELAXED); /* nh_ctl */
+    int n = follow ? engine_hot_ranges(from, start, len, FOLLOW_MAX) : 0;
     for (int i = 0; i < n; i++) {
         if (len[i] > FOLLOW_BYTES - total) len[i] = FOLLOW_BYTES - total;
         total += len[i];

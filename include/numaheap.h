@@ -3,7 +3,7 @@
  * The one public header. Sections: version, topology, policies, errors, node API, migration,
  * statistics, control by name. Every symbol the library exports is declared here or is part
  * of the standard malloc family (with glibc's mallinfo, mallinfo2, malloc_stats, malloc_info,
- * malloc_trim and mallopt, which answer from numaheap's figures: see nh_ctl below).
+ * malloc_trim and mallopt, which answer from numaheap's figures and knobs: see nh_ctl below).
  *
  * Error convention: functions returning int give 0 on success or a negative value (-errno for
  * system errors, -NH_ERR_* for policy errors, always with errno set); allocation functions return
@@ -287,12 +287,17 @@ NH_API int nh_stats(int node, nh_stats_t *out);
  *   config.policy              r  string, the small-object policy (nh_policy_format's form)
  *   config.large_policy        r  string, the large-object policy
  *   config.nodes               r  string, the nodes with a heap: "0-3"
- *   config.large_threshold     r  bytes from which objects are large (NUMAHEAP_LARGE_THRESHOLD)
- *   config.repair_ms           r  the background repairer's interval in ms, 0 = off
- *                                 (NUMAHEAP_REPAIR)
- *   config.repair_pages        r  pages it audits per interval (NUMAHEAP_REPAIR_PAGES)
- *   config.migrate_on_move     r  1 if re-routed threads bring their pages
- *                                 (NUMAHEAP_MIGRATE_ON_MOVE)
+ *   config.large_threshold     rw bytes from which objects are large (NUMAHEAP_LARGE_THRESHOLD),
+ *                                 UINT64_MAX when none is (mallopt(M_MMAP_MAX, 0)); writes
+ *                                 64 KiB..1 TiB, and turn the large path back on
+ *   config.decay_ms            rw ms freed memory stays resident (NUMAHEAP_DECAY_MS), 0..3600000;
+ *                                 numaheap's engine only (writes: -EOPNOTSUPP elsewhere)
+ *   config.repair_ms           rw the background repairer's interval in ms, 0 = off
+ *                                 (NUMAHEAP_REPAIR): 0 or 10..3600000; a value starts it
+ *   config.repair_pages        rw pages it audits per interval (NUMAHEAP_REPAIR_PAGES),
+ *                                 1..16777216
+ *   config.migrate_on_move     rw 1 if re-routed threads bring their pages
+ *                                 (NUMAHEAP_MIGRATE_ON_MOVE), 0 or 1
  *   stats.node.N.FIELD         r  FIELD of nh_stats(N): allocated, active, committed,
  *                                 resident, arenas, bind_errno, commit_failures,
  *                                 pages_audited, pages_moved, pages_misplaced
@@ -303,9 +308,9 @@ NH_API int nh_stats(int node, nh_stats_t *out);
  *                                 kernel (malloc_trim); takes no new value; reading gives 1 if
  *                                 memory was given back, else 0
  * Returns 0, or -errno with errno set: -ENOENT for an unknown name (or a node without a heap),
- * -EINVAL for a NULL name, oldp without oldlenp, a wrong length or a bad value, -EPERM for
- * writing a read-only name, -EAGAIN while the heap is not initialised. A failed call changes
- * no setting. */
+ * -EINVAL for a NULL name, oldp without oldlenp, a wrong length or a value out of the setting's
+ * bounds, -EPERM for writing a read-only name, -EOPNOTSUPP for a setting the engine lacks,
+ * -EAGAIN while the heap is not initialised. A failed call changes no setting. */
 NH_API int nh_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen);
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /* What the numaheap subcommands share: the command table entry main.c dispatches on, one-line
  * argument errors (exit status 2), policy error reports with a caret, help text. Each
  * subcommand lives in its own cmd_NAME.c and uses the public header only; heap_pages.c alone
- * reaches policy/'s move_pages wrapper, for other processes' pages. */
+ * reaches policy/'s move_pages wrapper, for other processes' pages, and topo_view.c its sysfs
+ * reader, for fake trees in tests. */
 #ifndef NH_CLI_H
 #define NH_CLI_H
 
@@ -63,6 +64,17 @@ void cli_format_list(const uint64_t *bits, int max, char *buf, size_t len);
 int cli_cpus_online(uint64_t *out);
 #define CLI_CPU_WORDS    (NH_MAX_CPUS / 64)
 #define CLI_BIT(bits, i) (((bits)[(i) / 64] >> ((i) % 64)) & 1)
+
+/* The topology numaheap topology shows (topo_view.c): the library's, as the public queries of the
+ * same names give it, or the sysfs tree NH_TEST_SYSFS_NODE names (tests). */
+int cli_topo_faked(void);        /* 1 when the topology is a fake tree's */
+const char *cli_topo_root(void); /* its sysfs node directory, "/sys/devices/system/node" if real */
+int cli_topo_max_node(void);
+void cli_topo_nodes(nh_nodemask_t *online, nh_nodemask_t *memory, nh_nodemask_t *cpus,
+                    nh_nodemask_t *allowed);
+int cli_topo_node_of_cpu(int cpu);
+int cli_topo_distance(int a, int b);
+int cli_topo_node_info(int node, nh_node_info_t *out); /* 0, or -1 for a node offline */
 
 /* OCI runtime-spec config.json (oci_config.c, with json-c). */
 typedef struct cli_oci_result {

@@ -421,3 +421,16 @@ int engine_node_stats(int node, nh_stats_t *out) {
     out->arenas += heaps ? heaps : 1;
     return 0;
 }
+
+/* ---- changes at run time (tune.c) --------------------------------------------------------- */
+void engine_large_threshold_changed(void) {
+    size_t t = heap_large_threshold;
+    __atomic_store_n(&nhe_fast_max, t <= LARGE_MAX ? t - 1 : LARGE_MAX, __ATOMIC_RELAXED);
+}
+
+int engine_set_decay(unsigned ms) {
+    span_lock_all(); /* the span caches read the delay under their locks */
+    span_init(ms);
+    span_unlock_all();
+    return 0;
+}

@@ -398,3 +398,13 @@ int engine_node_stats(int node, nh_stats_t *out) {
         add_arena_stats(arena_ind[slot][i], out);
     return 0;
 }
+
+/* Nothing is cached: a request of ROUTE_CHECK_BYTES or more always overdraws the routing budget
+ * and reaches the slow paths, which read heap_large_threshold (tune.c keeps it that large). */
+void engine_large_threshold_changed(void) {}
+
+/* jemalloc's own decay applies (NUMAHEAP_JE's dirty_decay_ms), fixed at init. */
+int engine_set_decay(unsigned ms) {
+    (void)ms;
+    return EOPNOTSUPP;
+}

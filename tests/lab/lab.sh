@@ -74,6 +74,7 @@ ln -s usr/lib "$root/lib"
 cp /bin/busybox "$root/bin/"
 libdir=$root/usr/lib/x86_64-linux-gnu
 cp "$build"/tests/lab/{lab_placement,lab_probe,lab_locality} "$build/tools/numaheap" "$root/lab/"
+cp tests/unit/oci/spec_example.json "$root/lab/oci_spec_example.json"
 cp -L "$build/libnumaheap.so.0" "$libdir/"
 preloads=(/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
     /usr/lib/x86_64-linux-gnu/libmimalloc.so.2)
@@ -105,7 +106,8 @@ cd /lab
 echo "LAB-DIAG $(./lab_probe getcpu)"
 echo "LAB-DIAG thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled) $(grep -h MemFree /sys/devices/system/node/node*/meminfo | tr -s ' ' | tr '\n' ' ')"
 [ -n "$(arg nhthp)" ] && echo "$(arg nhthp)" > /sys/kernel/mm/transparent_hugepage/enabled
-NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe NH_LAB_CLI=/lab/numaheap ./lab_placement 2>&1
+NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe NH_LAB_CLI=/lab/numaheap \
+    NH_LAB_OCI=/lab/oci_spec_example.json ./lab_placement 2>&1
 echo "LAB-RESULT $topo placement rc=$?"
 for wl in working-set producer-consumer; do
     ./lab_locality glibc $wl

@@ -764,6 +764,35 @@ static void cli_run_sets_kernel_policy(void **s) {
     if (!strstr(out, want)) fail_msg("run -m %s: %s", node, out);
 }
 
+/* The OCI runtime spec's own linux.memoryPolicy example (v1.3.0, config-linux.md: interleave
+ * over nodes 2-3 with MPOL_F_STATIC_NODES), as a config.json (NH_LAB_OCI, from
+ * tests/unit/oci/spec_example.json): where the guest has nodes 2 and 3 with memory (T4) oci
+ * validate accepts it and run --oci gives the program exactly that kernel policy; where it has
+ * not (T2) both refuse it before anything runs. */
+static void cli_oci_spec_example(void **s) {
+    const char *cli = getenv("NH_LAB_CLI"), *oci = getenv("NH_LAB_OCI");
+    if (!cli || access(cli, X_OK) || !oci || access(oci, R_OK)) skip();
+    nh_nodemask_t mem;
+    nh_nodes_with_memory(&mem);
+    int has = nh_max_node() >= 3 && nh_nodemask_isset(&mem, 2) && nh_nodemask_isset(&mem, 3);
+    char *validate[] = {(char *)cli, "oci", "validate", (char *)oci, NULL};
+    char *run[] = {(char *)cli,          "run",     "--oci", (char *)oci, "--",
+                   (char *)probe_path(), "kpolicy", NULL};
+    int st;
+    char *out = run_command(validate, NULL, NULL, &st);
+    if (!has) {
+        if (st != 1) fail_msg("validate without nodes 2-3: status %d, %s", st, out);
+        out = run_command(run, NULL, NULL, &st);
+        if (st != 2 || *out) fail_msg("run --oci without nodes 2-3: status %d, %s", st, out);
+        return;
+    }
+    char want[512];
+    snprintf(want, sizeof want, "%s: valid, memoryPolicy interleave:2-3/static\n", oci);
+    if (st || strcmp(out, want)) fail_msg("validate: status %d, %s", st, out);
+    out = run_probe(run, NULL, NULL);
+    if (strcmp(out, "kpolicy=interleave:2-3/static\n")) fail_msg("run --oci: %s", out);
+}
+
 /* Threads under weighted:A=3,B=1 are spread 3:1 (smooth weighted round-robin: 8 threads in a
  * row are 6 and 2 whatever came before, since every 4 picks hold 3 and 1); interleave evenly. */
 static void weighted_threads_follow_weights(void **s) {
@@ -917,6 +946,7 @@ int main(void) {
         cmocka_unit_test(bind_two_nodes_spills_within_set),
         cmocka_unit_test(policy_of_every_mode),
         cmocka_unit_test(cli_run_sets_kernel_policy),
+        cmocka_unit_test(cli_oci_spec_example),
         cmocka_unit_test(cli_repair_moves_pages_home),
         cmocka_unit_test(weighted_threads_follow_weights),
         cmocka_unit_test(bind_balancing_marks_heap),
