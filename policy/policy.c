@@ -83,21 +83,6 @@ void policy_init(nh_policy_t *p, int mode) {
     p->mode = mode;
 }
 
-void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t *usable, nh_nodemask_t *out) {
-    if (!(p->flags & NH_MPOL_F_RELATIVE_NODES)) {
-        mask_and(out, &p->nodes, usable);
-        return;
-    }
-    mask_zero(out);
-    int k = mask_count(usable);
-    if (!k) return;
-    int nth[NH_MAX_NODES], i = 0; /* the usable nodes in order: relative node r is nth[r % k] */
-    for (int n = mask_next(usable, 0); n >= 0; n = mask_next(usable, n + 1))
-        nth[i++] = n;
-    for (int r = mask_next(&p->nodes, 0); r >= 0; r = mask_next(&p->nodes, r + 1))
-        nh_nodemask_set(out, nth[r % k]);
-}
-
 static bool has_weights(const nh_policy_t *p) {
     for (int i = 0; i < NH_MAX_NODES; i++)
         if (p->weights[i]) return true;
@@ -109,6 +94,10 @@ static bool token_is(const char *s, size_t n, const char *name) {
 }
 
 static int validate_nodes(const nh_policy_t *p, const topo_t *t, nh_error_t *err) {
+    /* Static nodes name physical nodes that may be allowed later (the policy then takes them
+     * up, set_mempolicy(2)), but the kernel refuses a mask of which none is allowed now. */
+    bool dormant_ok = p->flags & NH_MPOL_F_STATIC_NODES;
+    int first_disallowed = -1;
     for (int v = mask_next(&p->nodes, 0); v >= 0; v = mask_next(&p->nodes, v + 1)) {
         if (v > t->max_node)
             return policy_error(err, NH_ERR_NODE_RANGE, -1,
@@ -118,10 +107,18 @@ static int validate_nodes(const nh_policy_t *p, const topo_t *t, nh_error_t *err
             return policy_error(err, NH_ERR_NODE_MISSING, -1, "node %d is not online", v);
         if (!nh_nodemask_isset(&t->memory, v))
             return policy_error(err, NH_ERR_NODE_NO_MEMORY, -1, "node %d has no memory", v);
-        if (!nh_nodemask_isset(&t->allowed, v))
+        if (!nh_nodemask_isset(&t->allowed, v) && !dormant_ok)
             return policy_error(err, NH_ERR_NODE_NOT_ALLOWED, -1,
                                 "node %d is not allowed for this process (mems_allowed)", v);
+        if (!nh_nodemask_isset(&t->allowed, v) && first_disallowed < 0) first_disallowed = v;
     }
+    nh_nodemask_t now;
+    mask_and(&now, &p->nodes, &t->allowed);
+    if (dormant_ok && !mask_empty(&p->nodes) && mask_empty(&now))
+        return policy_error(err, NH_ERR_NODE_NOT_ALLOWED, -1,
+                            "none of the static nodes is allowed for this process now "
+                            "(mems_allowed; node %d is not)",
+                            first_disallowed);
     return 0;
 }
 

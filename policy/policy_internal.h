@@ -93,15 +93,38 @@ NH_HIDDEN int policy_from_oci(const char *mode, const char *nodes, const char *c
 NH_HIDDEN int policy_validate(const nh_policy_t *p, const topo_t *t, nh_error_t *err);
 NH_HIDDEN int policy_format(const nh_policy_t *p, char *buf, size_t len);
 NH_HIDDEN void policy_init(nh_policy_t *p, int mode);
+/* Sets err (when non-NULL) and returns code. */
+NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- rebind.c: a policy's nodes over the allowed ones, at set time and after a change ---- */
 /* The nodes p means on a process allowed the nodes usable, as the kernel computes them when a
  * policy is set: MPOL_F_RELATIVE_NODES folds p's nodes modulo the number of usable nodes and
  * maps the n-th onto the n-th usable node; otherwise (static or not) p's nodes that are usable.
  * Empty when none is. */
 NH_HIDDEN void policy_effective_nodes(const nh_policy_t *p, const nh_nodemask_t *usable,
                                       nh_nodemask_t *out);
-/* Sets err (when non-NULL) and returns code. */
-NH_HIDDEN int policy_error(nh_error_t *err, int code, int pos, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The same, and (weights non-NULL) p's weights carried onto the nodes they now mean: relative
+ * nodes folded together add their weights (at most 255); 0 where p has none. */
+NH_HIDDEN void policy_resolve(const nh_policy_t *p, const nh_nodemask_t *usable, nh_nodemask_t *out,
+                              uint8_t *weights);
+/* The kernel's nodes_remap: each of nodes that is the k-th node of from becomes the
+ * (k mod |to|)-th node of to; a node outside from (or every node, when to is empty) stays
+ * itself. weights (per node of nodes) follow onto out_weights when both are non-NULL, adding up
+ * where nodes land together. */
+NH_HIDDEN void policy_remap_nodes(const nh_nodemask_t *nodes, const nh_nodemask_t *from,
+                                  const nh_nodemask_t *to, nh_nodemask_t *out,
+                                  const uint8_t *weights, uint8_t *out_weights);
+/* What p means once the allowed nodes change from `from` to `to`, given what it meant over
+ * `from` (cur, cur_weights: policy_resolve's or an earlier rebind's), as the kernel rebinds a
+ * policy (mpol_rebind_nodemask): MPOL_F_STATIC_NODES, p's nodes that are in `to`, empty when
+ * none is (the default policy applies: set_mempolicy(2)); MPOL_F_RELATIVE_NODES, p's nodes
+ * folded onto `to` afresh; neither, cur remapped from `from` onto `to` (so a plain policy can
+ * lose what it meant: 1,3 over 0-3 becomes 1 over 0-1 and stays 1 when 0-3 come back),
+ * and the whole of `to` if that leaves nothing. Empty for policies without nodes. */
+NH_HIDDEN void policy_rebind(const nh_policy_t *p, const nh_nodemask_t *cur,
+                             const uint8_t *cur_weights, const nh_nodemask_t *from,
+                             const nh_nodemask_t *to, nh_nodemask_t *out, uint8_t *out_weights);
 
 /* ---- weights.c: weighted:auto ----------------------------------------------------------- */
 enum { NH_WEIGHTS_KERNEL = 1, NH_WEIGHTS_HMAT, NH_WEIGHTS_EQUAL };

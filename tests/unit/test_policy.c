@@ -246,6 +246,141 @@ static void effective_nodes_static_relative(void **s) {
     assert_true(mask_empty(&out));
 }
 
+/* Static nodes name physical nodes, which may be allowed later (set_mempolicy(2)): some may be
+ * outside the cpuset now, but not all (the kernel's EINVAL for an empty effective mask). */
+static void rule_static_nodes_may_wait_for_the_cpuset(void **s) {
+    topo_t t = topo;
+    nh_nodemask_clear(&t.allowed, 2);
+    nh_nodemask_clear(&t.allowed, 3);
+    nh_policy_t p;
+    nh_error_t err;
+    assert_int_equal(policy_parse("bind:1-2/static", &t, &p, &err), 0);
+    assert_int_equal(policy_parse("interleave:0,3/static", &t, &p, &err), 0);
+    assert_int_equal(policy_parse("bind:2-3/static", &t, &p, &err), NH_ERR_NODE_NOT_ALLOWED);
+    assert_non_null(strstr(err.msg, "none of the static nodes is allowed"));
+    assert_non_null(strstr(err.msg, "node 2"));
+    assert_int_equal(policy_parse("bind:1-2", &t, &p, &err), NH_ERR_NODE_NOT_ALLOWED);
+    const char *f[] = {"MPOL_F_STATIC_NODES"};
+    assert_int_equal(policy_from_oci("MPOL_BIND", "1-2", f, 1, &t, &p, &err), 0);
+    assert_int_equal(policy_from_oci("MPOL_BIND", "3", f, 1, &t, &p, &err),
+                     NH_ERR_NODE_NOT_ALLOWED);
+    /* still online and with memory, static or not */
+    assert_int_equal(policy_parse("bind:1,5/static", &t, &p, &err), NH_ERR_NODE_MISSING);
+    nh_nodemask_clear(&t.memory, 2);
+    assert_int_equal(policy_parse("bind:1-2/static", &t, &p, &err), NH_ERR_NODE_NO_MEMORY);
+}
+
+static nh_nodemask_t nodes_of(const char *list) {
+    nh_nodemask_t m;
+    int bad;
+    mask_zero(&m);
+    if (list_parse(list, strlen(list), m.bits, NH_MAX_NODES, NH_MAX_NODES - 1, &bad)) abort();
+    return m;
+}
+
+/* p (parsed over the whole fake machine) resolved over `first`, then rebound over each later
+ * set in turn, as the kernel does when the cpuset's mems change: the nodes after each step. */
+static void rebinds(const char *policy, const char *first, const char *const *sets,
+                    const char *const *want) {
+    nh_policy_t p;
+    nh_error_t err;
+    topo_t t = topo;
+    t.allowed = nodes_of(first); /* policy_parse checks against the nodes allowed at start */
+    t.possible = t.online = t.memory = nodes_of("0-9");
+    t.max_node = 9;
+    if (policy_parse(policy, &t, &p, &err)) fail_msg("%s: %s", policy, err.msg);
+    nh_nodemask_t from = nodes_of(first), cur, next;
+    uint8_t w[NH_MAX_NODES], w_next[NH_MAX_NODES];
+    policy_resolve(&p, &from, &cur, w);
+    for (int i = 0; sets[i]; i++) {
+        nh_nodemask_t to = nodes_of(sets[i]);
+        policy_rebind(&p, &cur, w, &from, &to, &next, w_next);
+        char got[64];
+        nh_nodemask_format(&next, got, sizeof got);
+        if (strcmp(got, want[i]))
+            fail_msg("%s over %s, then %s: got '%s', want '%s'", policy, first, sets[i], got,
+                     want[i]);
+        cur = next, from = to;
+        memcpy(w, w_next, sizeof w);
+    }
+}
+
+/* numa_memory_policy.rst's own examples, and shrinking and growing with each flag. */
+static void rebind_follows_the_kernel(void **s) {
+    /* mems 1-3 change to 3-5: plain interleave over 3-5; static only over 3; none allowed:
+     * the default policy (empty) */
+    rebinds("interleave:1-3", "1-3", (const char *[]){"3-5", NULL}, (const char *[]){"3-5"});
+    rebinds("interleave:1-3/static", "1-3", (const char *[]){"3-5", "5-7", "1-3", NULL},
+            (const char *[]){"3", "", "1-3"});
+    /* relative 2-5 set over mems 2-5: over 3-7 it is 3,5-7, then over 0,2-3,5 it is 0,2-3,5 */
+    rebinds("interleave:2-5/relative", "2-5", (const char *[]){"3-7", "0,2-3,5", NULL},
+            (const char *[]){"3,5-7", "0,2-3,5"});
+    /* plain masks do not keep their relative shape: 1,3,5 over 1-6 goes to 7-9, then to 1-3 */
+    rebinds("interleave:1,3,5", "1-6", (const char *[]){"7-9", "1-6", NULL},
+            (const char *[]){"7-9", "1-3"});
+    /* one bound node, the cpuset shrinking to two of four and growing back */
+    const char *shrink_grow[] = {"0,2", "0-3", NULL};
+    rebinds("bind:3", "0-3", shrink_grow, (const char *[]){"2", "1"});
+    rebinds("bind:3/static", "0-3", shrink_grow, (const char *[]){"", "3"});
+    rebinds("bind:3/relative", "0-3", shrink_grow, (const char *[]){"2", "3"});
+    rebinds("preferred:1", "0-1", (const char *[]){"0", "0-1", NULL}, (const char *[]){"0", "0"});
+    rebinds("preferred-many:0-1", "0-3", (const char *[]){"2-3", NULL}, (const char *[]){"2-3"});
+    /* growing past where it started */
+    rebinds("interleave:0-3/relative", "0-1", (const char *[]){"0-3", NULL},
+            (const char *[]){"0-3"});
+    rebinds("bind:0-1", "0-1", (const char *[]){"0-3", NULL}, (const char *[]){"0-1"});
+    rebinds("bind:1,3/static", "0-1", (const char *[]){"0-3", NULL}, (const char *[]){"1,3"});
+    /* no nodes: nothing to map */
+    rebinds("local", "0-3", (const char *[]){"1", NULL}, (const char *[]){""});
+}
+
+/* Per-policy weights go with their nodes; nodes that land together add theirs. */
+static void rebind_carries_weights(void **s) {
+    nh_policy_t p;
+    nh_error_t err;
+    assert_int_equal(policy_parse("weighted:0=3,2=1", &topo, &p, &err), 0);
+    nh_nodemask_t all = nodes_of("0-3"), out, next;
+    uint8_t w[NH_MAX_NODES], w2[NH_MAX_NODES];
+    policy_resolve(&p, &all, &out, w);
+    assert_int_equal(w[0], 3);
+    assert_int_equal(w[2], 1);
+    nh_nodemask_t to = nodes_of("2-3");
+    policy_rebind(&p, &out, w, &all, &to, &next, w2); /* 0 -> 2, 2 -> 2 (2 mod 2 = 0) */
+    assert_true(mask_equal(&next, &(nh_nodemask_t){{1u << 2}}));
+    assert_int_equal(w2[2], 4);
+    assert_int_equal(w2[0], 0);
+    assert_int_equal(policy_parse("weighted:0=200,1=100/relative", &topo, &p, &err), 0);
+    nh_nodemask_t one = nodes_of("3");
+    policy_resolve(&p, &one, &out, w); /* both fold onto node 3: capped */
+    assert_int_equal(w[3], 255);
+    /* the kernel's own weights (none given) stay the kernel's */
+    assert_int_equal(policy_parse("weighted:0-1", &topo, &p, &err), 0);
+    policy_resolve(&p, &all, &out, w);
+    policy_rebind(&p, &out, w, &all, &to, &next, w2);
+    assert_int_equal(w2[2] + w2[3], 0);
+}
+
+/* Weights over a node without memory are refused like any node without memory, in every
+ * weighted form; weighted:auto only takes nodes with memory. */
+static void rule_weights_over_memoryless_nodes(void **s) {
+    topo_t t = topo;
+    nh_nodemask_clear(&t.memory, 3);
+    nh_policy_t p;
+    nh_error_t err;
+    assert_int_equal(policy_parse("weighted:0=1,3=2", &t, &p, &err), NH_ERR_NODE_NO_MEMORY);
+    assert_non_null(strstr(err.msg, "node 3 has no memory"));
+    assert_int_equal(policy_parse("weighted:3", &t, &p, &err), NH_ERR_NODE_NO_MEMORY);
+    assert_int_equal(policy_parse("weighted:2-3=4", &t, &p, &err), NH_ERR_NODE_NO_MEMORY);
+    assert_int_equal(policy_parse("weighted:0=1,2=2", &t, &p, &err), 0);
+    assert_int_equal(policy_parse("weighted:auto", &t, &p, &err), 0);
+    assert_false(nh_nodemask_isset(&p.nodes, 3));
+    assert_true(nh_nodemask_isset(&p.nodes, 2));
+    policy_init(&p, NH_MPOL_WEIGHTED_INTERLEAVE); /* the struct form too */
+    nh_nodemask_set(&p.nodes, 3);
+    p.weights[3] = 5;
+    assert_int_equal(policy_validate(&p, &t, &err), NH_ERR_NODE_NO_MEMORY);
+}
+
 /* weighted:auto: the kernel's weights where it computes them, else HMAT bandwidth (min of read
  * and write, scaled and reduced), else equal. Fake sysfs trees. */
 static void auto_weights_sources(void **s) {
@@ -477,6 +612,10 @@ int main(void) {
         cmocka_unit_test(rule_nodes_must_exist),
         cmocka_unit_test(rule_nodes_must_be_allowed),
         cmocka_unit_test(effective_nodes_static_relative),
+        cmocka_unit_test(rule_static_nodes_may_wait_for_the_cpuset),
+        cmocka_unit_test(rebind_follows_the_kernel),
+        cmocka_unit_test(rebind_carries_weights),
+        cmocka_unit_test(rule_weights_over_memoryless_nodes),
         cmocka_unit_test(auto_weights_sources),
         cmocka_unit_test(rule_node_beyond_maximum),
         cmocka_unit_test(rule_node_without_memory),
