@@ -38,6 +38,7 @@ typedef struct config {
     unsigned repair_ms;       /* NUMAHEAP_REPAIR: the background repairer's interval, 0 = off */
     unsigned repair_pages;    /* NUMAHEAP_REPAIR_PAGES: pages audited per interval */
     bool migrate_on_move;     /* NUMAHEAP_MIGRATE_ON_MOVE: a re-routed thread's pages follow it */
+    unsigned cpuset_check_ms; /* NUMAHEAP_CPUSET_CHECK: mems_allowed looked at, 0 = never */
     bool secure;              /* AT_SECURE: all settings ignored */
     const char *je_conf;      /* NUMAHEAP_JE once checked (jemalloc engine), else NULL */
 } config_t;
@@ -70,6 +71,8 @@ typedef struct os_hooks {
     int (*where)(unsigned long count, void **pages, int *status);
     /* move_pages(MPOL_MF_MOVE) of pages[i] to nodes[i]: status[i] as the kernel reports it */
     int (*move)(unsigned long count, void **pages, const int *nodes, int *status);
+    /* get_mempolicy(MPOL_F_MEMS_ALLOWED): the nodes the cpuset allows the caller now */
+    int (*mems)(nh_nodemask_t *out);
 } os_hooks_t;
 NH_HIDDEN extern os_hooks_t os_hooks;
 NH_HIDDEN int os_overcommit_mode(void); /* /proc/sys/vm/overcommit_memory, 0 if unreadable */
@@ -84,8 +87,12 @@ typedef struct region {
     uintptr_t base, end;
     _Atomic uintptr_t next; /* bump pointer: spans are never returned, jemalloc retains them */
     int node;
-    int bind_errno; /* why mbind failed (seccomp, cpuset), 0 if bound */
+    int bind_errno;    /* why mbind failed (seccomp, cpuset), 0 if bound */
+    bool bind_pending; /* the cpuset did not allow the node yet: bound once it does */
     bool explicit_commit;
+    /* What a commit checks. A cpuset change (regions_update) rewrites these between two
+     * increments of mask_seq, so that a commit reads all of them from before or after it. */
+    unsigned mask_seq;
     bool populate; /* strict or bound: commits are populated */
     bool verify;   /* populated commits are checked page by page against verify_nodes */
     nh_nodemask_t verify_nodes;
@@ -109,6 +116,9 @@ NH_HIDDEN int regions_init(const config_t *c, const nh_nodemask_t *nodes);
  * NULL when the policy is not bind. */
 NH_HIDDEN bool region_strictness(bool strict, const nh_nodemask_t *bound, int node,
                                  nh_nodemask_t *verify_nodes);
+/* After a cpuset change (mems.c): binds the regions of nodes now allowed for the first time,
+ * and sets every region's strictness from heap_bind and heap_policy_nodes again. */
+NH_HIDDEN void regions_update(const config_t *c);
 NH_HIDDEN region_t *region_of_node(int node); /* NULL if the node has none */
 NH_HIDDEN region_t *region_large(void);
 
@@ -134,7 +144,8 @@ NH_HIDDEN int region_purge(region_t *r, void *addr, size_t size, bool lazy);
 
 /* ---- large.c: objects from NUMAHEAP_LARGE_THRESHOLD up, spread over nodes -------------- */
 NH_HIDDEN extern size_t heap_large_threshold;
-NH_HIDDEN int large_init(const config_t *c);
+/* The large policy from now on: p's nodes as resolved over the allowed ones (mems.c). */
+NH_HIDDEN void large_set(const nh_policy_t *p);
 /* Binds a fresh span of the large region by the large policy. */
 NH_HIDDEN int large_bind(void *addr, size_t size);
 /* Cuts [0, size) into runs of unit * weight bytes per node, in node order, repeating. */
@@ -177,6 +188,30 @@ static inline void repair_poll(void) {
         repair_start();
 }
 
+/* ---- mems.c: following the cpuset's memory nodes ----------------------------------------- */
+/* Bumped (release) after each change of heap_allowed and what follows from it: a thread whose
+ * routing saw an older value decides its home again. */
+NH_HIDDEN extern unsigned mems_epoch;
+/* At init, after heap_nodes and heap_allowed: resolves c's policies over heap_allowed into
+ * heap_policy_nodes, heap_bind and the large policy (filling c->large_policy's nodes when it
+ * gave none, by the machine's weights), remembering the policies as given for later changes. */
+NH_HIDDEN void mems_init(config_t *c);
+/* The cpuset now allows allowed: when that changes heap_allowed, resolves the policies again
+ * with the kernel's rebind semantics, binds and re-marks regions (regions_update), rebuilds
+ * routing (route_update) and bumps mems_epoch. true if anything changed. */
+NH_HIDDEN bool mems_update(const nh_nodemask_t *allowed);
+/* Asks the kernel (os_hooks.mems) and updates: 0 or the kernel's errno. */
+NH_HIDDEN int mems_check(void);
+/* mems_check at most once per NUMAHEAP_CPUSET_CHECK, process-wide; from the routing check. */
+NH_HIDDEN void mems_poll(void);
+/* The small-object policy as it applies now: its mode, the nodes it means over heap_allowed
+ * (empty: local) and their weights (0: the kernel's), no flags. Written only by the thread that
+ * updates, and read by it (route_update) or at init. */
+NH_HIDDEN void mems_applied(nh_policy_t *out);
+/* The policies as nh_heap_policy reports them: plain ones with the nodes they were remapped
+ * to, static and relative ones as given (get_mempolicy's answers); either may be NULL. */
+NH_HIDDEN void mems_reported(nh_policy_t *small, nh_policy_t *large);
+
 /* ---- route.c: the calling thread's home node ------------------------------------------- */
 typedef struct thread_state {
     uintptr_t home_base; /* the home region [home_base, home_base + home_size): free's fast test */
@@ -187,10 +222,15 @@ typedef struct thread_state {
     unsigned strikes; /* consecutive checks that saw another node */
     int last_errno;   /* errno from a failed commit, for strict-mode reporting */
     int last_cpu;     /* CPU of the last check that kept the thread where it is, -1 = none */
+    unsigned epoch;   /* mems_epoch when the thread last decided its home */
+    unsigned quiet;   /* route_check passes left before a check anyway (the cpuset's look) */
 } thread_state_t;
 
 NH_HIDDEN extern __thread thread_state_t nh_tls __attribute__((tls_model("initial-exec")));
 NH_HIDDEN void route_init(const config_t *c);
+/* After a cpuset change: the policy's nodes and weights (heap_policy_nodes) into the routing
+ * tables. Threads take them up at their next check (mems_epoch). */
+NH_HIDDEN void route_update(void);
 NH_HIDDEN void route_slow(thread_state_t *ts); /* first use and periodic check */
 NH_HIDDEN int route_bind(int node);
 NH_HIDDEN int route_unbind(void);
@@ -238,11 +278,18 @@ static inline int route_cpu_fast(void) {
     return (int)*cpu_id;
 }
 
-/* A routing check at the cost of a load and a compare while the thread stays on its CPU. */
+/* Checks a thread that stays on its CPU lets pass before one goes to route_slow anyway, so a
+ * pinned thread still looks at the cpuset now and then (mems_poll, rate-limited there). */
+#define ROUTE_QUIET_CHECKS 64
+
+/* A routing check at the cost of two loads, a compare and a decrement while the thread stays
+ * on its CPU and the cpuset's nodes do not change. */
 static inline void route_check(void) {
     thread_state_t *ts = &nh_tls;
     int cpu = route_cpu_fast();
-    if (NH_LIKELY(cpu >= 0 && cpu == ts->last_cpu)) return;
+    if (NH_LIKELY(cpu >= 0 && cpu == ts->last_cpu &&
+                  ts->epoch == __atomic_load_n(&mems_epoch, __ATOMIC_RELAXED) && --ts->quiet))
+        return;
     route_slow(ts);
 }
 
@@ -262,10 +309,17 @@ static inline bool route_charge(size_t size) {
 enum { HEAP_UNINIT = 0, HEAP_INITIALIZING = 1, HEAP_READY = 2, HEAP_FAILED = 3 };
 NH_HIDDEN extern int heap_state;
 NH_HIDDEN extern config_t heap_config;
-NH_HIDDEN extern nh_nodemask_t heap_nodes; /* nodes with arenas */
-/* The small-object policy's nodes as the kernel means them (policy_effective_nodes over the
- * usable nodes), only nodes with arenas; and whether that policy is bind, which makes the
- * bound nodes' regions strict (region.c) and spills exhaustion over the bound set only. */
+NH_HIDDEN extern nh_nodemask_t heap_nodes; /* nodes with a region: every node with memory */
+/* The nodes of heap_nodes the cpuset allows now: the only ones routing, the node API and the
+ * repairer use. Set at init, then by mems.c when the cpuset changes. */
+NH_HIDDEN extern nh_nodemask_t heap_allowed;
+/* The small-object policy's nodes as the kernel means them over heap_allowed (at init
+ * policy_resolve, after a cpuset change policy_rebind: mems.c); and whether that policy is
+ * bind, which makes the bound nodes' regions strict (region.c) and spills exhaustion over the
+ * bound set only. Empty for a policy without nodes, and for a static one none of whose nodes
+ * is allowed: the heap is then local. A reader racing a cpuset change may see some nodes of
+ * the old set and some of the new; the epoch bump after the change (mems_epoch) makes every
+ * thread decide again. */
 NH_HIDDEN extern nh_nodemask_t heap_policy_nodes;
 NH_HIDDEN extern bool heap_bind;
 /* Strict mode with a node the kernel would not bind: every allocation takes the slow path,

@@ -9,8 +9,9 @@
 
 #define PAGES_BATCH 512
 
+/* A node with a heap that the cpuset allows now (mbind refuses others with EINVAL too). */
 static bool node_ok(int node) {
-    return heap_ready() && heap_slot_of_node(node) >= 0;
+    return heap_ready() && heap_slot_of_node(node) >= 0 && nh_nodemask_isset(&heap_allowed, node);
 }
 
 void *nh_alloc_onnode(size_t size, size_t alignment, int node, unsigned flags) {
@@ -61,9 +62,9 @@ static int rotate(const nh_policy_t *p) {
 
 void *nh_malloc_policy(size_t size, const nh_policy_t *p) {
     if (!p || policy_validate(p, topo_get(), NULL)) return errno = EINVAL, NULL;
-    heap_ready(); /* heap_nodes below: empty if the heap could not start */
-    nh_nodemask_t set;
-    policy_effective_nodes(p, &heap_nodes, &set); /* relative nodes mapped, heap nodes only */
+    heap_ready();      /* heap_allowed below: empty if the heap could not start */
+    nh_nodemask_t set; /* relative nodes mapped, allowed heap nodes only */
+    policy_effective_nodes(p, &heap_allowed, &set);
     if (!mask_empty(&p->nodes) && mask_empty(&set)) return errno = EINVAL, NULL;
     int node = -1;
     switch (p->mode) {
@@ -123,8 +124,7 @@ int nh_thread_unbind(void) {
 
 int nh_heap_policy(nh_policy_t *small, nh_policy_t *large) {
     if (!heap_ready()) return errno = EAGAIN, -EAGAIN;
-    if (small) *small = heap_config.policy;
-    if (large) *large = heap_config.large_policy;
+    mems_reported(small, large);
     return 0;
 }
 

@@ -23,6 +23,9 @@ extern char **environ;
 #define DEFAULT_DECAY_MS        1000
 
 #define DEFAULT_REPAIR_PAGES 16384 /* 64 MiB of addresses audited per interval */
+/* A get_mempolicy every 100 ms of allocating costs nothing measurable, and a program sees its
+ * new cpuset well within the time an administrator takes to notice it. */
+#define DEFAULT_CPUSET_CHECK_MS 100
 
 typedef enum { T_BOOL, T_UINT, T_SIZE, T_POLICY, T_STATS, T_DURATION } kind_t;
 
@@ -53,6 +56,8 @@ static const struct setting {
     {"NUMAHEAP_REPAIR_PAGES", T_UINT, 1, 1u << 24,
      "pages the repairer audits per interval (default 16384)"},
     {"NUMAHEAP_MIGRATE_ON_MOVE", T_BOOL, 0, 1, "a re-routed thread brings its current pages along"},
+    {"NUMAHEAP_CPUSET_CHECK", T_DURATION, 1, 3600000,
+     "at most how often a change of the cpuset's memory nodes is looked for (default 100ms)"},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -266,7 +271,10 @@ static const char *apply(config_t *c, const struct setting *st, const char *v, c
                            "expected 0/off or a number of ms (or with ms/s) from %llu to %llu",
                            (unsigned long long)st->min, (unsigned long long)st->max),
                    why;
-        c->repair_ms = (unsigned)u;
+        if (!strcmp(st->name, "NUMAHEAP_CPUSET_CHECK"))
+            c->cpuset_check_ms = (unsigned)u;
+        else
+            c->repair_ms = (unsigned)u;
         return NULL;
     case T_STATS: /* a switch, or a path: a value with a '/' in it ("./stats", "/tmp/s.%p") */
         if (parse_bool(v, &b)) {
@@ -485,6 +493,7 @@ static void defaults(config_t *c) {
     c->decay_ms = DEFAULT_DECAY_MS;
     c->repair_pages = DEFAULT_REPAIR_PAGES;
     c->region_size = DEFAULT_REGION_SIZE;
+    c->cpuset_check_ms = DEFAULT_CPUSET_CHECK_MS;
 }
 
 void config_load(config_t *c, char *const *envp, const topo_t *t) {

@@ -36,17 +36,21 @@ static int get_engine(value_t *v) {
 }
 
 static int get_policy(value_t *v) {
-    policy_format(&heap_config.policy, v->str, sizeof v->str);
+    nh_policy_t p;
+    mems_reported(&p, NULL);
+    policy_format(&p, v->str, sizeof v->str);
     return 0;
 }
 
 static int get_large_policy(value_t *v) {
-    policy_format(&heap_config.large_policy, v->str, sizeof v->str);
+    nh_policy_t p;
+    mems_reported(NULL, &p);
+    policy_format(&p, v->str, sizeof v->str);
     return 0;
 }
 
-static int get_nodes(value_t *v) {
-    nh_nodemask_format(&heap_nodes, v->str, sizeof v->str);
+static int get_nodes(value_t *v) { /* the heap's nodes the cpuset allows now */
+    nh_nodemask_format(&heap_allowed, v->str, sizeof v->str);
     return 0;
 }
 

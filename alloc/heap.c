@@ -1,8 +1,8 @@
 /* Global state and initialisation. Init runs from the library constructor or from the first
- * malloc, whichever comes first, in a fixed order: topology, capabilities, settings, regions,
- * engine, routing. Until it is done (or if it fails) allocations are served by the engine's
- * default arena, so malloc works before and during init; the initialising thread's own
- * nested calls never wait on themselves. */
+ * malloc, whichever comes first, in a fixed order: topology, capabilities, settings, the
+ * policies over the allowed nodes (mems.c), regions, engine, routing. Until it is done (or if it
+ * fails) allocations are served by the engine's default arena, so malloc works before and during
+ * init; the initialising thread's own nested calls never wait on themselves. */
 #include "engine.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 int heap_state;
 config_t heap_config;
 nh_nodemask_t heap_nodes;
+nh_nodemask_t heap_allowed;
 nh_nodemask_t heap_policy_nodes;
 bool heap_bind;
 bool heap_check_every_call;
@@ -24,48 +25,30 @@ int heap_slot_of_node(int node) {
     return node >= 0 && node < NH_MAX_NODES ? node_slot1[node] - 1 : -1;
 }
 
-/* The default large policy (interleave over p's nodes) becomes weighted where the machine
- * reports differing bandwidths: the kernel's auto weights, or HMAT's (policy/weights.c). */
-static void large_default_from_hardware(nh_policy_t *p) {
-    uint8_t *w = p->weights; /* zero outside p's nodes: policy_init cleared them */
-    int source = weights_auto(NH_SYSFS_WEIGHTED, NH_SYSFS_NODES, &p->nodes, w);
-    int first = -1;
-    bool differ = false;
-    for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
-        int v = source == NH_WEIGHTS_KERNEL ? kernel_wi_weight(n) : w[n];
-        if (first < 0) first = v;
-        differ |= v != first;
-    }
-    if (differ && (source == NH_WEIGHTS_HMAT || kernel_caps()->weighted_interleave)) {
-        p->mode = NH_MPOL_WEIGHTED_INTERLEAVE;
-        return;
-    }
-    memset(w, 0, sizeof p->weights);
-}
-
 static bool init_once(void) {
     log_init();
     const topo_t *t = topo_get();
     kernel_caps();
     config_load(&heap_config, NULL, t);
-    topo_usable(t, &heap_nodes);
-    if (mask_empty(&heap_nodes)) nh_nodemask_set(&heap_nodes, 0); /* no NUMA: node 0 */
+    /* A region for every node with memory, not only those the cpuset allows now: a cpuset may
+     * allow more nodes later (mems.c), and a region cannot be added once addresses are out. */
+    nh_nodemask_t present, usable;
+    mask_and(&present, &t->online, &t->memory);
+    topo_usable(t, &usable);
+    if (mask_empty(&present)) nh_nodemask_set(&present, 0); /* no NUMA: node 0 */
+    if (mask_empty(&usable)) usable = present;
+    mask_zero(&heap_nodes);
     int slot = 0;
-    for (int n = mask_next(&heap_nodes, 0); n >= 0; n = mask_next(&heap_nodes, n + 1)) {
-        if (slot == NH_MAX_SLOTS) {
-            nh_nodemask_clear(&heap_nodes, n);
-            continue;
+    for (int pass = 0; pass < 2; pass++) { /* the allowed nodes first, should slots run out */
+        for (int n = mask_next(&present, 0); n >= 0 && slot < NH_MAX_SLOTS;
+             n = mask_next(&present, n + 1)) {
+            if (nh_nodemask_isset(&usable, n) != (pass == 0) || node_slot1[n]) continue;
+            node_slot1[n] = (int16_t)++slot;
+            nh_nodemask_set(&heap_nodes, n);
         }
-        node_slot1[n] = (int16_t)++slot;
     }
-    policy_effective_nodes(&heap_config.policy, &heap_nodes, &heap_policy_nodes);
-    heap_bind = heap_config.policy.mode == NH_MPOL_BIND && !mask_empty(&heap_policy_nodes);
-    /* large objects are spread over the heap's nodes, under bind over the bound ones only */
-    if (mask_empty(&heap_config.large_policy.nodes)) {
-        heap_config.large_policy.nodes = heap_bind ? heap_policy_nodes : heap_nodes;
-        large_default_from_hardware(&heap_config.large_policy);
-    }
-    large_init(&heap_config);
+    mask_and(&heap_allowed, &usable, &heap_nodes);
+    mems_init(&heap_config); /* the policies over the allowed nodes */
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);
     if (e) {

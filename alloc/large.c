@@ -13,18 +13,29 @@
  * weights still show at that size. */
 #define STRIPE_UNIT (2ul << 20)
 
-static nh_policy_t large_policy;
-static bool use_stripe;
+/* The policy in force, one of a few copies: a change of the cpuset's nodes (mems.c) writes the
+ * next one and then publishes it, so a thread binding a span meanwhile reads a whole policy,
+ * old or new, never half of each. */
+#define LARGE_COPIES 4
+static struct large_state {
+    nh_policy_t policy;
+    bool use_stripe;
+} copies[LARGE_COPIES];
+static unsigned current;
 
-int large_init(const config_t *c) {
-    large_policy = c->large_policy;
-    use_stripe = false;
-    if (large_policy.mode != NH_MPOL_WEIGHTED_INTERLEAVE) return 0;
-    nh_error_t err;
-    int mode_flags;
-    /* the kernel cannot express these weights, or has no weighted interleave at all */
-    use_stripe = kernel_policy_args(&large_policy, &mode_flags, &err) != 0;
-    return 0;
+void large_set(const nh_policy_t *p) {
+    unsigned next = (__atomic_load_n(&current, __ATOMIC_RELAXED) + 1) % LARGE_COPIES;
+    struct large_state *st = &copies[next];
+    st->policy = *p;
+    st->policy.flags = 0; /* p's nodes are what the flags meant, resolved over the cpuset */
+    st->use_stripe = false;
+    if (p->mode == NH_MPOL_WEIGHTED_INTERLEAVE) {
+        nh_error_t err;
+        int mode_flags;
+        /* the kernel cannot express these weights, or has no weighted interleave at all */
+        st->use_stripe = kernel_policy_args(&st->policy, &mode_flags, &err) != 0;
+    }
+    __atomic_store_n(&current, next, __ATOMIC_RELEASE);
 }
 
 void large_stripe_plan(size_t size, const nh_policy_t *p, size_t unit,
@@ -58,12 +69,13 @@ static void bind_run(size_t off, size_t len, int node, void *arg) {
 }
 
 int large_bind(void *addr, size_t size) {
-    if (use_stripe) {
+    const struct large_state *st = &copies[__atomic_load_n(&current, __ATOMIC_ACQUIRE)];
+    if (st->use_stripe) {
         struct stripe_ctx c = {addr, 0};
-        large_stripe_plan(size, &large_policy, STRIPE_UNIT, bind_run, &c);
+        large_stripe_plan(size, &st->policy, STRIPE_UNIT, bind_run, &c);
         return c.err;
     }
-    int mode = large_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE ? NH_MPOL_WEIGHTED_INTERLEAVE
-                                                                : MPOL_INTERLEAVE;
-    return os_hooks.bind(addr, size, mode, &large_policy.nodes);
+    int mode = st->policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE ? NH_MPOL_WEIGHTED_INTERLEAVE
+                                                              : MPOL_INTERLEAVE;
+    return os_hooks.bind(addr, size, mode, &st->policy.nodes);
 }

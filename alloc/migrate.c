@@ -67,7 +67,8 @@ int migrate_range(uintptr_t first, uintptr_t end, int node, uint64_t max_move,
 
 static int repair_node(int node, bool move, nh_repair_report_t *rep) {
     region_t *r = region_of_node(node);
-    if (!r) return EINVAL;
+    /* a node the cpuset does not allow takes no pages (move_pages: EACCES) */
+    if (!r || !nh_nodemask_isset(&heap_allowed, node)) return EINVAL;
     if (r->bind_errno) return r->bind_errno; /* first touch: no home to enforce */
     return migrate_range(r->base, __atomic_load_n(&r->next, __ATOMIC_ACQUIRE), node,
                          move ? UINT64_MAX : 0, rep);
@@ -78,7 +79,7 @@ int nh_repair(int node, int move, nh_repair_report_t *out) {
     nh_repair_report_t rep = {0};
     int e = 0;
     if (node == -1) {
-        for (int n = mask_next(&heap_nodes, 0); n >= 0 && !e; n = mask_next(&heap_nodes, n + 1))
+        for (int n = mask_next(&heap_allowed, 0); n >= 0 && !e; n = mask_next(&heap_allowed, n + 1))
             e = repair_node(n, move, &rep);
     } else {
         e = heap_slot_of_node(node) < 0 ? EINVAL : repair_node(node, move, &rep);
@@ -106,7 +107,8 @@ long nh_migrate(void *p, size_t len, int node) {
     /* numaheap's memory only, all of it in one region */
     int home = region_node_of(p);
     if (home == -1 || region_node_of((void *)(end - 1)) != home) return errno = EINVAL, -EINVAL;
-    if (heap_slot_of_node(node) < 0) return errno = EINVAL, -EINVAL;
+    if (heap_slot_of_node(node) < 0 || !nh_nodemask_isset(&heap_allowed, node))
+        return errno = EINVAL, -EINVAL;
     nh_repair_report_t rep = {0};
     int e = migrate_range((uintptr_t)p & ~(NH_PAGE - 1), end, node, UINT64_MAX, &rep);
     if (e) return errno = e, -e;

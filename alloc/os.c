@@ -1,6 +1,6 @@
 /* The operating-system layer of alloc/: every mmap, mprotect and madvise the allocator makes,
- * behind os_hooks so tests can count and fail them. Binding and move_pages go through policy/'s
- * raw system calls.
+ * behind os_hooks so tests can count and fail them. Binding, move_pages and the cpuset's
+ * memory nodes go through policy/'s raw system calls.
  * Contract: addresses and sizes are page-aligned; functions return 0 or an errno value. */
 #include "alloc_internal.h"
 
@@ -48,13 +48,18 @@ static int sys_move(unsigned long count, void **pages, const int *nodes, int *st
     return kernel_move_pages(count, pages, nodes, status, MPOL_MF_MOVE);
 }
 
+static int sys_mems(nh_nodemask_t *out) {
+    return kernel_get_mempolicy(NULL, out, NULL, MPOL_F_MEMS_ALLOWED);
+}
+
 os_hooks_t os_hooks = {.reserve = sys_reserve,
                        .release = sys_release,
                        .protect = sys_protect,
                        .advise = sys_advise,
                        .bind = sys_bind,
                        .where = sys_where,
-                       .move = sys_move};
+                       .move = sys_move,
+                       .mems = sys_mems};
 
 /* Names a range in /proc/PID/maps ([anon:NAME]) so tools can find numaheap's regions from
  * outside (Linux 5.17+ with CONFIG_ANON_VMA_NAME); elsewhere it is a no-op. */

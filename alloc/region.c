@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <numaif.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define MIN_REGION_SIZE (64ul << 20) /* still many segments, under a tight RLIMIT_AS too */
@@ -82,22 +83,67 @@ bool region_strictness(bool strict, const nh_nodemask_t *bound, int node,
     return true;
 }
 
-/* Sets r's strict commit mode; a bound region the kernel would not bind stays first touch
- * (bind asked for placement, not for failing every allocation), unlike NUMAHEAP_STRICT. */
-static void set_strictness(region_t *r, const config_t *c) {
-    r->populate = region_strictness(c->strict, heap_bind ? &heap_policy_nodes : NULL, r->node,
-                                    &r->verify_nodes);
-    if (r->populate && r->bind_errno && !c->strict) {
+/* What a commit of r checks, as region_commit reads it. */
+typedef struct strictness {
+    bool populate, verify, balancing;
+    nh_nodemask_t verify_nodes, balance_nodes;
+} strictness_t;
+
+/* r's strict commit mode; a bound region the kernel would not bind stays first touch (bind
+ * asked for placement, not for failing every allocation), unlike NUMAHEAP_STRICT. */
+static void strictness_of(const region_t *r, const config_t *c, strictness_t *st) {
+    memset(st, 0, sizeof *st);
+    st->populate = region_strictness(c->strict, heap_bind ? &heap_policy_nodes : NULL, r->node,
+                                     &st->verify_nodes);
+    if (r->spread) st->populate |= c->strict;
+    if (st->populate && r->bind_errno && !c->strict) {
         log_warn("warning: node %d: mbind refused (errno %d): bind cannot be enforced, "
                  "first-touch placement\n",
                  r->node, r->bind_errno);
-        r->populate = false;
+        st->populate = false;
     }
-    r->verify = r->populate && !r->bind_errno && !mask_empty(&r->verify_nodes);
+    st->verify = st->populate && !r->bind_errno && !mask_empty(&st->verify_nodes);
     /* node regions only: the large region keeps its interleave */
-    r->balancing =
-        r->verify && !r->spread && heap_bind && (c->policy.flags & NH_MPOL_F_NUMA_BALANCING);
-    if (r->balancing) r->balance_nodes = heap_policy_nodes;
+    st->balancing =
+        st->verify && !r->spread && heap_bind && (c->policy.flags & NH_MPOL_F_NUMA_BALANCING);
+    if (st->balancing) st->balance_nodes = heap_policy_nodes;
+}
+
+/* Writes st into r between two increments of r->mask_seq (odd while writing). */
+static void set_strictness(region_t *r, const strictness_t *st) {
+    __atomic_fetch_add(&r->mask_seq, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&r->populate, st->populate, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->verify, st->verify, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->balancing, st->balancing, __ATOMIC_RELAXED);
+    for (int w = 0; w < NH_MAX_NODES / 64; w++) {
+        __atomic_store_n(&r->verify_nodes.bits[w], st->verify_nodes.bits[w], __ATOMIC_RELAXED);
+        __atomic_store_n(&r->balance_nodes.bits[w], st->balance_nodes.bits[w], __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(&r->mask_seq, 1, __ATOMIC_RELEASE);
+}
+
+/* What region_commit checks, all of it from one side of a cpuset change. */
+static void read_strictness(const region_t *r, strictness_t *st) {
+    for (;;) {
+        unsigned s = __atomic_load_n(&r->mask_seq, __ATOMIC_ACQUIRE);
+        if (s & 1) continue;
+        st->populate = __atomic_load_n(&r->populate, __ATOMIC_RELAXED);
+        st->verify = __atomic_load_n(&r->verify, __ATOMIC_RELAXED);
+        st->balancing = __atomic_load_n(&r->balancing, __ATOMIC_RELAXED);
+        for (int w = 0; w < NH_MAX_NODES / 64; w++) {
+            st->verify_nodes.bits[w] = __atomic_load_n(&r->verify_nodes.bits[w], __ATOMIC_RELAXED);
+            st->balance_nodes.bits[w] =
+                __atomic_load_n(&r->balance_nodes.bits[w], __ATOMIC_RELAXED);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&r->mask_seq, __ATOMIC_RELAXED) == s) return;
+    }
+}
+
+static void update_strictness(region_t *r, const config_t *c) {
+    strictness_t st;
+    strictness_of(r, c, &st);
+    set_strictness(r, &st);
 }
 
 int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
@@ -126,8 +172,10 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
         r->end = r->base + size;
         r->next = r->base;
         r->explicit_commit = c->explicit_commit;
-        r->bind_errno = bind_region(r);
-        set_strictness(r, c);
+        /* mbind refuses a node outside the cpuset (EINVAL): such a region waits for it */
+        r->bind_pending = !nh_nodemask_isset(&heap_allowed, r->node);
+        r->bind_errno = r->bind_pending ? 0 : bind_region(r);
+        update_strictness(r, c);
         char name[32];
         fmt_buf(name, sizeof name, "numaheap node %d", r->node);
         unnamed |= os_name((void *)r->base, r->end - r->base, name) != 0;
@@ -142,14 +190,29 @@ int regions_init(const config_t *c, const nh_nodemask_t *nodes) {
     lr->next = lr->base;
     lr->explicit_commit = c->explicit_commit;
     lr->spread = true;
-    set_strictness(lr, c);
-    lr->populate |= c->strict;
+    update_strictness(lr, c);
     unnamed |= os_name((void *)lr->base, lr->end - lr->base, "numaheap large") != 0;
     large_slot = nslots;
     if (unnamed) publish_table(nslots);
     region_map.slot_node[nslots] = NH_NODE_INTERLEAVED;
     region_map.size = size * (size_t)(nslots + 1); /* last: until now no address is inside */
     return 0;
+}
+
+void regions_update(const config_t *c) {
+    for (int i = 0; i < large_slot; i++) {
+        region_t *r = &regions[i];
+        if (r->bind_pending && nh_nodemask_isset(&heap_allowed, r->node)) {
+            r->bind_errno = bind_region(r);
+            r->bind_pending = false;
+            if (r->bind_errno)
+                log_verbose("numaheap: node %d: mbind refused (errno %d): first-touch "
+                            "placement\n",
+                            r->node, r->bind_errno);
+        }
+        update_strictness(r, c);
+    }
+    update_strictness(&regions[large_slot], c);
 }
 
 region_t *region_large(void) {
@@ -176,8 +239,8 @@ void *region_span_alloc(region_t *r, void *want, size_t size, size_t align, bool
     return (void *)addr;
 }
 
-/* Strict mode: all of [addr, addr+size) on r's verify_nodes, as the kernel reports it. */
-static bool all_on_nodes(const region_t *r, char *addr, size_t size) {
+/* Strict mode: all of [addr, addr+size) on nodes, as the kernel reports it. */
+static bool all_on_nodes(const nh_nodemask_t *nodes, char *addr, size_t size) {
     enum { BATCH = 512 };
     void *pages[BATCH];
     int status[BATCH];
@@ -187,37 +250,39 @@ static bool all_on_nodes(const region_t *r, char *addr, size_t size) {
             pages[n] = addr + off;
         if (os_hooks.where(n, pages, status)) return false;
         for (unsigned long i = 0; i < n; i++)
-            if (!nh_nodemask_isset(&r->verify_nodes, status[i])) return false;
+            if (!nh_nodemask_isset(nodes, status[i])) return false;
     }
     return true;
 }
 
 int region_commit(region_t *r, void *addr, size_t size) {
     if (!r->explicit_commit) return 0;
+    strictness_t st;
+    read_strictness(r, &st);
     /* Strict: no unbound memory for objects; arena metadata made during init is let through
      * so that allocations, not initialisation, report the kernel's refusal. */
-    if (r->populate && r->bind_errno &&
+    if (st.populate && r->bind_errno &&
         __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) == HEAP_READY)
         return r->bind_errno;
     int e = os_hooks.protect(addr, size, true);
     /* a range marked MPOL_BIND by an earlier commit is populated under preferred again */
-    if (!e && r->balancing) e = prefer_node(r, addr, size);
-    if (!e && r->populate) {
+    if (!e && st.balancing) e = prefer_node(r, addr, size);
+    if (!e && st.populate) {
         e = os_populate(addr, size);
-        if (!e && r->verify && !all_on_nodes(r, addr, size)) {
+        if (!e && st.verify && !all_on_nodes(&st.verify_nodes, addr, size)) {
             /* A transparent huge page the node could not give whole went to another node,
              * where 4 KiB pages may still fit: once more without huge pages, then give up. */
             os_hooks.advise(addr, size, MADV_DONTNEED);
             os_hooks.advise(addr, size, MADV_NOHUGEPAGE);
             e = os_populate(addr, size);
-            if (!e && !all_on_nodes(r, addr, size)) e = ENOMEM;
+            if (!e && !all_on_nodes(&st.verify_nodes, addr, size)) e = ENOMEM;
         }
         if (e) { /* undo: nothing of a failed commit stays resident or charged */
             os_hooks.advise(addr, size, MADV_DONTNEED);
             os_hooks.protect(addr, size, false);
-        } else if (r->balancing) {
+        } else if (st.balancing) {
             int b = os_hooks.bind(addr, size, MPOL_BIND | (int)NH_MPOL_F_NUMA_BALANCING,
-                                  &r->balance_nodes);
+                                  &st.balance_nodes);
             if (b) /* the pages are placed and checked: only the marking is missing */
                 log_warn("warning: node %d: MPOL_F_NUMA_BALANCING refused (errno %d): pages "
                          "stay where they are\n",
@@ -242,6 +307,6 @@ int region_decommit(region_t *r, void *addr, size_t size) {
 
 int region_purge(region_t *r, void *addr, size_t size, bool lazy) {
     /* Strict mode: refuse, so jemalloc decommits and re-commits (populating) before reuse. */
-    if (r->populate) return EOPNOTSUPP;
+    if (__atomic_load_n(&r->populate, __ATOMIC_RELAXED)) return EOPNOTSUPP;
     return os_hooks.advise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
 }

@@ -57,10 +57,13 @@ static uint64_t room_on(int node) {
     return free_bytes > reserve ? (free_bytes - reserve) / NH_PAGE : 0;
 }
 
-/* Regions with a home to enforce: bound (not first touch), and not under bind/balancing,
- * whose pages the kernel moves within the set on purpose. */
+/* Regions with a home to enforce: bound (not first touch), not under bind/balancing, whose
+ * pages the kernel moves within the set on purpose, and of a node the cpuset allows now (the
+ * kernel keeps pages off the others, and moved them away itself under cgroup v2). */
 static bool audited(const region_t *r) {
-    return r && !r->bind_errno && !r->balancing;
+    return r && !r->bind_errno && !r->bind_pending &&
+           !__atomic_load_n(&r->balancing, __ATOMIC_RELAXED) &&
+           nh_nodemask_isset(&heap_allowed, r->node);
 }
 
 static void end_pass(region_t *r, int slot) {

@@ -4,12 +4,15 @@
  * reroute_checks consecutive sightings elsewhere it moves, so a brief migration does not
  * flush its cache. Non-local policies map the CPU's node to a node of the policy; interleave
  * and weighted policies spread threads over their nodes by smooth weighted round-robin, so
- * thread counts follow the weights at every moment, not only on average. */
+ * thread counts follow the weights at every moment, not only on average. When the cpuset's
+ * memory nodes change (mems.c), the tables are rebuilt over the nodes the policy now means and
+ * every thread decides again at its next check, as a new thread would. */
 #define _GNU_SOURCE
 #include "engine.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 
 __thread thread_state_t nh_tls
     __attribute__((tls_model("initial-exec"))) = {.home = -1, .bound = -1, .last_cpu = -1};
@@ -51,36 +54,60 @@ int route_swrr_next(route_swrr_t *s) {
     return s->node[best];
 }
 
-/* The weights threads are spread by: the policy's own; for weighted without them the kernel's
- * system-wide ones (sysfs), as MPOL_WEIGHTED_INTERLEAVE would use; 1 each for interleave. */
+/* The weights threads are spread by: the policy's own (resolved onto the nodes they now mean);
+ * for weighted without them the kernel's system-wide ones (sysfs), as MPOL_WEIGHTED_INTERLEAVE
+ * would use; 1 each for interleave. */
 static void spread_weights(const nh_policy_t *p, uint8_t *w) {
     for (int n = mask_next(&p->nodes, 0); n >= 0; n = mask_next(&p->nodes, n + 1)) {
-        /* (relative policies number their weights before mapping: those use the kernel's) */
-        bool own = !(p->flags & NH_MPOL_F_RELATIVE_NODES) && p->weights[n];
         int k = p->mode != NH_MPOL_WEIGHTED_INTERLEAVE ? 1
-                : own                                  ? p->weights[n]
+                : p->weights[n]                        ? p->weights[n]
                                                        : kernel_wi_weight(n);
         w[n] = (uint8_t)(k > 0 && k < 256 ? k : 1);
     }
 }
 
-void route_init(const config_t *c) {
-    route_policy = c->policy;
-    route_policy.nodes = heap_policy_nodes; /* relative nodes mapped, only nodes with a heap */
+static bool spreads(void) {
+    return route_policy.mode == NH_MPOL_INTERLEAVE ||
+           route_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE;
+}
+
+/* The tables from route_policy (its nodes and weights already resolved). Rewritten in place
+ * after a cpuset change: a thread deciding meanwhile may read a mix, and decides again when it
+ * sees the new mems_epoch, bumped only once this is done. */
+static void build_tables(void) {
     static uint8_t weights[NH_MAX_NODES];
     static route_swrr_t order;
+    memset(weights, 0, sizeof weights);
     spread_weights(&route_policy, weights);
     route_swrr_init(&order, &route_policy.nodes, weights);
-    spread_len = (unsigned)order.total;
-    for (unsigned i = 0; i < spread_len; i++)
+    unsigned len = (unsigned)order.total;
+    for (unsigned i = 0; i < len; i++)
         spread_seq[i] = (int16_t)route_swrr_next(&order);
-    reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
+    __atomic_store_n(&spread_len, len, __ATOMIC_RELAXED);
     const topo_t *t = topo_get();
-    bool spread =
-        c->policy.mode == NH_MPOL_INTERLEAVE || c->policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE;
     for (int cpu = 0; cpu < NH_MAX_CPUS; cpu++)
         cpu_target[cpu] =
-            (int16_t)(spread || cpu > t->max_cpu ? -1 : target_node(t->cpu_node[cpu]));
+            (int16_t)(spreads() || cpu > t->max_cpu ? -1 : target_node(t->cpu_node[cpu]));
+}
+
+/* route_policy: the small-object policy as it applies now. */
+static void take_resolved(void) {
+    nh_policy_t p;
+    mems_applied(&p);
+    route_policy.mode = p.mode;
+    route_policy.nodes = p.nodes;
+    memcpy(route_policy.weights, p.weights, sizeof p.weights);
+}
+
+void route_init(const config_t *c) {
+    reroute_checks = c->reroute_checks ? c->reroute_checks : 1;
+    take_resolved();
+    build_tables();
+}
+
+void route_update(void) {
+    take_resolved();
+    build_tables();
 }
 
 /* Node of the CPU this thread runs on now (rseq-backed getcpu). */
@@ -103,10 +130,10 @@ static int distance(int from, int n) {
     return 1000 + n;
 }
 
-/* The node of heap_nodes (and of set, when given) nearest to from. */
+/* The node of heap_allowed (and of set, when given) nearest to from. */
 static int nearest(int from, const nh_nodemask_t *set) {
     int best = -1, best_d = 1 << 30;
-    for (int n = mask_next(&heap_nodes, 0); n >= 0; n = mask_next(&heap_nodes, n + 1)) {
+    for (int n = mask_next(&heap_allowed, 0); n >= 0; n = mask_next(&heap_allowed, n + 1)) {
         if (set && !nh_nodemask_isset(set, n)) continue;
         int d = distance(from, n);
         if (d < best_d) best = n, best_d = d;
@@ -120,7 +147,8 @@ int route_nearest(int from, const nh_nodemask_t *set) {
 
 int route_by_distance(int from, const nh_nodemask_t *set, int *out, int max) {
     int k = 0;
-    for (int n = mask_next(&heap_nodes, 0); n >= 0 && k < max; n = mask_next(&heap_nodes, n + 1)) {
+    for (int n = mask_next(&heap_allowed, 0); n >= 0 && k < max;
+         n = mask_next(&heap_allowed, n + 1)) {
         if (!nh_nodemask_isset(set, n)) continue;
         int i = k++, d = distance(from, n); /* insertion: stable, so ties stay in node order */
         for (; i > 0 && distance(from, out[i - 1]) > d; i--)
@@ -145,6 +173,10 @@ static int affinity_node(void) {
     return node;
 }
 
+static bool allowed(int node) {
+    return node >= 0 && node < NH_MAX_NODES && nh_nodemask_isset(&heap_allowed, node);
+}
+
 /* Where a thread running on cpu_node should allocate under the configured policy. */
 static int target_node(int cpu_node) {
     switch (route_policy.mode) {
@@ -152,10 +184,11 @@ static int target_node(int cpu_node) {
     case NH_MPOL_WEIGHTED_INTERLEAVE: {
         /* threads are spread over the nodes in proportion to their weights; a thread stays
          * where it was put */
-        if (!spread_len) return nearest(cpu_node, NULL);
-        unsigned k = __atomic_fetch_add(&spread_ticket, 1, __ATOMIC_RELAXED) % spread_len;
+        unsigned len = __atomic_load_n(&spread_len, __ATOMIC_RELAXED);
+        if (!len) return nearest(cpu_node, NULL);
+        unsigned k = __atomic_fetch_add(&spread_ticket, 1, __ATOMIC_RELAXED) % len;
         int n = spread_seq[k];
-        return heap_slot_of_node(n) >= 0 ? n : nearest(cpu_node, NULL);
+        return allowed(n) ? n : nearest(cpu_node, NULL);
     }
     case NH_MPOL_PREFERRED:
     case NH_MPOL_BIND:
@@ -204,24 +237,40 @@ static void move_and_follow(thread_state_t *ts, int from, int want) {
     }
 }
 
+/* The node a thread starting here (or starting over after a cpuset change) should use. */
+static int first_target(void) {
+    int n = affinity_node();
+    return target_node(n >= 0 ? n : route_cpu_node());
+}
+
 static void route_decide(thread_state_t *ts) {
     size_t b =
         heap_large_threshold - 1 < ROUTE_CHECK_BYTES ? heap_large_threshold - 1 : ROUTE_CHECK_BYTES;
     ts->budget = heap_check_every_call ? 0 : (ptrdiff_t)b;
+    ts->quiet = ROUTE_QUIET_CHECKS;
     if (!heap_ready()) return;
     int cpu = cpu_now();
+    unsigned epoch = __atomic_load_n(&mems_epoch, __ATOMIC_ACQUIRE);
+    bool changed = ts->epoch != epoch; /* the cpuset's nodes changed since the last decision */
+    ts->epoch = epoch;
     if (ts->bound >= 0) {
-        if (ts->home != ts->bound) attach(ts, ts->bound);
+        /* a node the cpuset took away: the nearest allowed one until it comes back */
+        int want = allowed(ts->bound) ? ts->bound : nearest(route_cpu_node(), NULL);
+        if (want != ts->home) attach(ts, want);
         ts->last_cpu = cpu;
         return;
     }
     if (ts->home < 0) {
-        int n = affinity_node();
-        attach(ts, target_node(n >= 0 ? n : route_cpu_node()));
+        attach(ts, first_target());
         return;
     }
-    if (route_policy.mode == NH_MPOL_INTERLEAVE ||
-        route_policy.mode == NH_MPOL_WEIGHTED_INTERLEAVE) {
+    if (changed) { /* every policy means other nodes now: decide as a new thread would */
+        int want = first_target();
+        if (want >= 0 && want != ts->home) move_and_follow(ts, ts->home, want);
+        ts->last_cpu = cpu;
+        return;
+    }
+    if (spreads()) {
         ts->last_cpu = cpu;
         return;
     }
@@ -236,12 +285,14 @@ static void route_decide(thread_state_t *ts) {
 }
 
 void route_slow(thread_state_t *ts) {
+    mems_poll(); /* first, so that this very decision sees a changed cpuset */
     route_decide(ts);
     repair_poll(); /* here the thread holds nothing of the allocator: see repair.c */
 }
 
 int route_bind(int node) {
-    if (!heap_ready() || heap_slot_of_node(node) < 0) return EINVAL;
+    /* a node the cpuset does not allow: EINVAL, as mbind gives for it */
+    if (!heap_ready() || heap_slot_of_node(node) < 0 || !allowed(node)) return EINVAL;
     thread_state_t *ts = &nh_tls;
     ts->bound = node;
     if (ts->home != node) attach(ts, node);
@@ -259,6 +310,6 @@ int route_unbind(void) {
 
 int route_current_node(void) {
     thread_state_t *ts = &nh_tls;
-    if (ts->home < 0) route_slow(ts);
+    if (ts->home < 0 || ts->epoch != __atomic_load_n(&mems_epoch, __ATOMIC_RELAXED)) route_slow(ts);
     return ts->home;
 }

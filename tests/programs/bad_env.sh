@@ -42,8 +42,10 @@ for x in "" garbage 5 9ms -1 3600001 3601s 2h ms s 1.5s 10x on 99999999999999999
     check NUMAHEAP_REPAIR "$x"
 done
 for x in "" garbage 0 -1 16777217 "$long" 4K; do check NUMAHEAP_REPAIR_PAGES "$x"; done
+# the cpuset check's interval: as the repairer's, from 1 ms (0/off: never)
+for x in "" garbage -1 3600001 3601s 2h ms 1.5s 10x "$long"; do check NUMAHEAP_CPUSET_CHECK "$x"; done
 for x in "" garbage bind: bind:7 bind:0-9 interleave:1023 bind:0/static/relative local:0 \
-    preferred/static "bind:99999999999999" "$long"; do
+    preferred/static "bind:99999999999999" bind:0/statik bind:0/STATIC bind:0/ "$long"; do
     check NUMAHEAP_POLICY "$x"
 done
 for x in "" garbage bind:0 local interleave:7 weighted:0=0 weighted:0=300 "$long"; do

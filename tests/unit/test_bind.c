@@ -247,11 +247,11 @@ static void balancing_needs_the_kernel_flag(void **s) {
 static void bind_order_is_nearest_first(void **s) {
     topo_t *t = (topo_t *)topo_get(); /* this host's, with the fake machine's distances */
     topo_t saved = *t;
-    nh_nodemask_t saved_nodes = heap_nodes;
+    nh_nodemask_t saved_allowed = heap_allowed;
     memcpy(t->distance, fake_topo.distance, sizeof t->distance);
-    heap_nodes = mask_of(0, 1);
-    nh_nodemask_set(&heap_nodes, 2);
-    nh_nodemask_set(&heap_nodes, 3);
+    heap_allowed = mask_of(0, 1); /* routing picks among the nodes the cpuset allows */
+    nh_nodemask_set(&heap_allowed, 2);
+    nh_nodemask_set(&heap_allowed, 3);
     nh_nodemask_t set = mask_of(0, 3);
     nh_nodemask_set(&set, 2);
     int order[8];
@@ -259,7 +259,7 @@ static void bind_order_is_nearest_first(void **s) {
     int k1 = route_by_distance(1, &set, order + 3, 5); /* 0 and 2 at 21 (lower first), 3 at 31 */
     int nearest = route_nearest(0, &set);
     *t = saved;
-    heap_nodes = saved_nodes;
+    heap_allowed = saved_allowed;
     assert_int_equal(k, 3);
     assert_int_equal(order[0], 3);
     assert_int_equal(order[1], 2);

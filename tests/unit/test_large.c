@@ -81,12 +81,12 @@ static void stripe_runs_are_preferred_not_bound(void **s) {
     nh_nodemask_set(&c.large_policy.nodes, 1);
     c.large_policy.weights[0] = 3; /* node 1 has no kernel weight here: a stripe */
     c.large_policy.weights[1] = 1;
-    large_init(&c);
+    large_set(&c.large_policy);
     os_hooks_t saved = os_hooks;
     os_hooks.bind = record_bind;
     int e = large_bind((void *)(1ul << 40), 16u << 20);
     os_hooks = saved;
-    large_init(&heap_config);
+    large_set(&heap_config.large_policy); /* (this host's resolved nodes) */
     assert_int_equal(e, 0);
     assert_int_equal(seen.calls, 8 / 4 * 2); /* 2 MiB units: 3 + 1 runs per 8 MiB, twice */
     assert_int_equal(seen.modes_not_preferred, 0);
