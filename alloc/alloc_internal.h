@@ -200,7 +200,8 @@ NH_HIDDEN void mems_init(config_t *c);
  * with the kernel's rebind semantics, binds and re-marks regions (regions_update), rebuilds
  * routing (route_update) and bumps mems_epoch. true if anything changed. */
 NH_HIDDEN bool mems_update(const nh_nodemask_t *allowed);
-/* Asks the kernel (os_hooks.mems) and updates: 0 or the kernel's errno. */
+/* Asks the kernel (os_hooks.mems) and updates: 0 or the kernel's errno. Nothing under
+ * NUMAHEAP_CPUSET_CHECK=off. bind_spill calls it at once when a bound allocation fails. */
 NH_HIDDEN int mems_check(void);
 /* mems_check at most once per NUMAHEAP_CPUSET_CHECK, process-wide; from the routing check. */
 NH_HIDDEN void mems_poll(void);

@@ -158,6 +158,7 @@ bool mems_update(const nh_nodemask_t *allowed) {
 }
 
 int mems_check(void) {
+    if (!check_ms) return 0; /* NUMAHEAP_CPUSET_CHECK=off: the nodes stay what they were */
     nh_nodemask_t m;
     mask_zero(&m);
     int e = os_hooks.mems(&m);

@@ -321,6 +321,33 @@ static void check_off_never_asks(void **s) {
     assert_int_equal(fake_numa.mems_calls, 0);
 }
 
+/* A bound node the cpuset has just removed fails its strict commits (the fake kernel puts the
+ * pages elsewhere): that failure looks at the cpuset at once, long before the next periodic
+ * look (an hour here), and the allocation succeeds on what the policy means now. */
+static void bind_failure_looks_at_once(void **s) {
+    assert_int_equal(small_home(), 3);
+    fake_numa.mems = fake_numa_mask("0,2");
+    unsigned asked = fake_numa.mems_calls;
+    void *p = malloc(1u << 20); /* fresh pages of node 3's region: refused, then spilled */
+    assert_non_null(p);
+    assert_int_equal(nh_node_of(p), 2);
+    assert_int_equal(fake_numa.mems_calls, asked + 1);
+    assert_mask(&heap_policy_nodes, "2");
+    assert_int_equal(small_home(), 2);
+    free(p);
+}
+
+/* The same under bind:3/static: nothing bound is left, so the allocation is local. */
+static void static_bind_failure_goes_local(void **s) {
+    assert_int_equal(small_home(), 3);
+    fake_numa.mems = fake_numa_mask("0,2");
+    void *p = malloc(1u << 20);
+    assert_non_null(p);
+    assert_int_equal(nh_node_of(p), 0);
+    assert_false(heap_bind);
+    free(p);
+}
+
 /* ---- the parent: one child per scenario --------------------------------------------------- */
 static const struct scenario {
     const char *name, *mems;
@@ -358,6 +385,14 @@ static const struct scenario {
      "0-3",
      {"NUMAHEAP_POLICY=bind:3", "NUMAHEAP_CPUSET_CHECK=20ms"},
      allocation_path_notices_the_change},
+    {"bind_failure_looks_at_once",
+     "0-3",
+     {"NUMAHEAP_POLICY=bind:3", "NUMAHEAP_CPUSET_CHECK=3600s"},
+     bind_failure_looks_at_once},
+    {"static_bind_failure_goes_local",
+     "0-3",
+     {"NUMAHEAP_POLICY=bind:3/static", "NUMAHEAP_CPUSET_CHECK=3600s"},
+     static_bind_failure_goes_local},
     {"check_off_never_asks",
      "0-3",
      {"NUMAHEAP_POLICY=preferred:3", "NUMAHEAP_CPUSET_CHECK=off"},
