@@ -106,7 +106,8 @@ NH_API int nh_max_node(void);
 NH_API int nh_nodes_online(nh_nodemask_t *out);
 NH_API int nh_nodes_with_memory(nh_nodemask_t *out);
 NH_API int nh_nodes_with_cpus(nh_nodemask_t *out);
-/* Nodes this process may allocate from (cpuset mems_allowed). */
+/* Nodes this process may allocate from now (cpuset mems_allowed; the nodes allowed at start
+ * where the kernel will not say). */
 NH_API int nh_nodes_allowed(nh_nodemask_t *out);
 /* Node of a CPU, or -1. */
 NH_API int nh_node_of_cpu(int cpu);

@@ -188,7 +188,10 @@ int nh_nodes_with_cpus(nh_nodemask_t *out) {
     COPY_MASK(out, cpus);
 }
 int nh_nodes_allowed(nh_nodemask_t *out) {
-    COPY_MASK(out, allowed);
+    if (!out) return errno = EINVAL, -EINVAL;
+    /* the cpuset may have changed since the snapshot was read: the kernel's answer now */
+    if (kernel_get_mempolicy(NULL, out, NULL, MPOL_F_MEMS_ALLOWED)) *out = topo_get()->allowed;
+    return 0;
 }
 
 int nh_node_of_cpu(int cpu) {
