@@ -93,6 +93,7 @@ cat >"$root/init" <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null  # the cpuset test moves a probe between cpusets
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 topo=$(arg nhlab)
 if [ -n "$(arg nhshell)" ]; then
@@ -104,6 +105,7 @@ wi=/sys/kernel/mm/mempolicy/weighted_interleave
 if [ -d $wi ]; then echo 3 > $wi/node0; echo 1 > $wi/node1; fi  # kernel weights 3:1
 cd /lab
 echo "LAB-DIAG $(./lab_probe getcpu)"
+echo "LAB-DIAG cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null || echo none)"
 echo "LAB-DIAG thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled) $(grep -h MemFree /sys/devices/system/node/node*/meminfo | tr -s ' ' | tr '\n' ' ')"
 [ -n "$(arg nhthp)" ] && echo "$(arg nhthp)" > /sys/kernel/mm/transparent_hugepage/enabled
 NH_LAB_SMALL_NODE=$(arg nhsmall) NH_LAB_PROBE=/lab/lab_probe NH_LAB_CLI=/lab/numaheap \

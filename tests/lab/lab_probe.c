@@ -20,9 +20,16 @@
  *                                 watches for WAIT_MS how many of the object's pages come home
  *   follow                        allocates 16 small objects pinned to the first node with a CPU,
  *                                 then is pinned to the last and allocates until re-routed: where
- *                                 the objects' pages are then */
+ *                                 the objects' pages are then
+ *   cpuset                        pinned to the first node with a CPU, allocates; moves itself
+ *                                 into a cgroup v2 cpuset whose mems are the first one or two
+ *                                 nodes (never the last), allocates; moves back to the root
+ *                                 cgroup (every node), allocates: where each phase's new
+ *                                 objects are, and what the node API says of the last node
+ *                                 meanwhile ("cpuset unavailable: WHY" where it cannot) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <numaif.h>
@@ -30,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,6 +349,107 @@ static int cmd_follow(void) {
     return rc;
 }
 
+/* ---- cpuset ------------------------------------------------------------------------------ */
+#define CGROOT "/sys/fs/cgroup"
+
+static int write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = n < 0 ? errno : 0;
+    close(fd);
+    return e;
+}
+
+/* Allocation work in a new place: 4096 objects of 8 KiB, touched and kept (so each phase takes
+ * fresh pages, and the engine leaves its inline path often enough to check routing); the node
+ * every page of the last 64 is on, -2 if they are spread, -1 if an allocation failed. */
+static int phase(void) {
+    enum { N = 4096, LAST = 64, SIZE = 8192 };
+    static char *obj[N];
+    for (int i = 0; i < N; i++) {
+        if (!(obj[i] = malloc(SIZE))) return -1;
+        memset(obj[i], 7, SIZE);
+    }
+    int node = -1;
+    for (int i = N - LAST; i < N; i++) {
+        int where[3];
+        long n = nh_pages_where(obj[i], SIZE, where, 3);
+        for (long j = 0; j < n; j++) {
+            if (node == -1) node = where[j];
+            if (where[j] != node) return -2;
+        }
+    }
+    return node;
+}
+
+static void policy_text(char *buf, size_t len) {
+    nh_policy_t p;
+    nh_heap_policy(&p, NULL);
+    nh_policy_format(&p, buf, len);
+}
+
+static int cmd_cpuset(void) {
+    char buf[512];
+    int fd = open(CGROOT "/cgroup.controllers", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    if (!strstr(buf, "cpuset"))
+        return printf("cpuset unavailable: no cgroup v2 cpuset controller (%s)\n",
+                      n < 0 ? strerror(errno) : buf),
+               0;
+    nh_nodemask_t mem, cpus;
+    nh_nodes_with_memory(&mem);
+    nh_nodes_with_cpus(&cpus);
+    int nodes[64], k = 0, first_cpu_node = -1;
+    for (int i = 0; i <= nh_max_node() && k < 64; i++) {
+        if (nh_nodemask_isset(&mem, i)) nodes[k++] = i;
+        if (first_cpu_node < 0 && nh_nodemask_isset(&cpus, i)) first_cpu_node = i;
+    }
+    if (k < 2 || first_cpu_node != nodes[0])
+        return printf("cpuset unavailable: needs two nodes with memory, the first with CPUs\n"), 0;
+    cpu_set_t home = cpus_of(first_cpu_node);
+    sched_setaffinity(0, sizeof home, &home);
+    sched_yield();
+    char mems[32], pid[16], policy_a[128], policy_b[128], policy_c[128];
+    if (k > 2)
+        snprintf(mems, sizeof mems, "%d-%d", nodes[0], nodes[1]);
+    else
+        snprintf(mems, sizeof mems, "%d", nodes[0]);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    policy_text(policy_a, sizeof policy_a);
+    int a = phase();
+    int e = write_text(CGROOT "/cgroup.subtree_control", "+cpuset");
+    if (!e && mkdir(CGROOT "/nhlab", 0755) && errno != EEXIST) e = errno;
+    if (!e) e = write_text(CGROOT "/nhlab/cpuset.mems", mems);
+    if (!e) e = write_text(CGROOT "/nhlab/cgroup.procs", pid);
+    if (e)
+        return printf("cpuset unavailable: cannot enter a cpuset of mems %s (%s)\n", mems,
+                      strerror(e)),
+               0;
+    nh_nodemask_t allowed;
+    nh_nodes_allowed(&allowed);
+    char allowed_b[64];
+    nh_nodemask_format(&allowed, allowed_b, sizeof allowed_b);
+    usleep(300 * 1000); /* past NUMAHEAP_CPUSET_CHECK's 100 ms */
+    int b = phase();
+    errno = 0;
+    void *x = nh_malloc_onnode(4096, nodes[k - 1]);
+    int removed = x ? 0 : errno;
+    free(x);
+    policy_text(policy_b, sizeof policy_b);
+    e = write_text(CGROOT "/cgroup.procs", pid);
+    if (e) return printf("cpuset: cannot leave the cpuset (%s)\n", strerror(e)), 3;
+    usleep(300 * 1000);
+    int c = phase();
+    policy_text(policy_c, sizeof policy_c);
+    printf("cpuset mems=%s allowed=%s a=%d b=%d c=%d onnode_removed=%d policy_a=%s policy_b=%s "
+           "policy_c=%s \n",
+           mems, allowed_b, a, b, c, removed, policy_a, policy_b, policy_c);
+    return 0;
+}
+
 /* what getcpu says on each CPU: routing depends on it (rseq, or the vDSO under emulation) */
 static int cmd_getcpu(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -372,6 +481,7 @@ int main(int argc, char **argv) {
     if (argc >= 5 && !strcmp(argv[1], "repair"))
         return cmd_repair(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     if (argc >= 2 && !strcmp(argv[1], "follow")) return cmd_follow();
+    if (argc >= 2 && !strcmp(argv[1], "cpuset")) return cmd_cpuset();
     if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))
         return cmd_exhaust_bind(NULL, atoi(argv[2]));

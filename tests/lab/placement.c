@@ -895,6 +895,40 @@ static void bind_balancing_marks_heap(void **s) {
     if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ")) fail_msg("%s", out);
 }
 
+/* ---- the cpuset changes under a running program --------------------------------------------- */
+
+/* The lab probe under NUMAHEAP_POLICY=bind:L (L the last node with memory) with each flag,
+ * moved into a cgroup v2 cpuset of the first one or two nodes and back (lab_probe cpuset): the
+ * nodes its new objects land on, by move_pages, in each phase must be what the kernel's rebind
+ * gives (numa_memory_policy.rst): plain, the k-th node becomes the (k mod n)-th of the n new
+ * ones, and going back maps that node's position again (a plain mask forgets); static, no node
+ * left, so local (the probe's CPUs are on the first node) until L is back; relative, folded the
+ * same way going in, and L again coming out. Meanwhile the node API refuses L (EINVAL). Skips
+ * where the guest has no cgroup v2 cpuset. */
+static void cpuset_change_follows_the_kernel(void **s) {
+    int nodes[64], k = node_list(nodes, 0), cpu_nodes[64];
+    if (k < 2 || node_list(cpu_nodes, 1) < 1 || cpu_nodes[0] != nodes[0]) skip();
+    int last = nodes[k - 1], inside = k > 2 ? 2 : 1; /* the cpuset: nodes[0 .. inside-1] */
+    /* L is the (k-1)-th node; inside, the ((k-1) mod inside)-th of the cpuset's, which is also
+     * its position among all nodes when they come back */
+    int plain_b = nodes[(k - 1) % inside], plain_c = plain_b;
+    const struct {
+        const char *flag;
+        int b, c;
+    } cases[] = {{"", plain_b, plain_c}, {"/static", nodes[0], last}, {"/relative", plain_b, last}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char env[64], want[96];
+        snprintf(env, sizeof env, "NUMAHEAP_POLICY=bind:%d%s", last, cases[i].flag);
+        char *argv[] = {(char *)probe_path(), "cpuset", NULL};
+        char *out = run_probe(argv, env, NULL);
+        print_message("%s: %s", env, out);
+        if (strstr(out, "cpuset unavailable")) skip();
+        snprintf(want, sizeof want, " a=%d b=%d c=%d onnode_removed=%d ", last, cases[i].b,
+                 cases[i].c, EINVAL);
+        if (!strstr(out, want)) fail_msg("%s: %s (want%s)", env, out, want);
+    }
+}
+
 static void realloc_keeps_node(void **s) {
     int nodes[64], k = node_list(nodes, 0);
     for (int i = 0; i < k; i++) {
@@ -951,6 +985,7 @@ int main(void) {
         cmocka_unit_test(weighted_threads_follow_weights),
         cmocka_unit_test(bind_balancing_marks_heap),
         cmocka_unit_test(weighted_auto_follows_bandwidth),
+        cmocka_unit_test(cpuset_change_follows_the_kernel),
         cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),
     };
