@@ -43,10 +43,19 @@ static bool away(uintptr_t p) {
     return !fake_numa.away_back && p - fake_numa.away_start < fake_numa.away_len;
 }
 
+/* Where the large region's interleave puts a page: on one of its nodes (those of a bind). */
+static int large_node(void) {
+    nh_nodemask_t m;
+    mask_and(&m, &heap_policy_nodes, &fake_numa.mems);
+    int n = heap_bind ? mask_next(&m, 0) : -1;
+    return n < 0 ? first_allowed() : n;
+}
+
 static int fake_where(unsigned long count, void **pages, int *status) {
     for (unsigned long i = 0; i < count; i++) {
         int node = region_node_of(pages[i]);
-        if (node == NH_NODE_INTERLEAVED || node < 0) node = first_allowed();
+        if (node == NH_NODE_INTERLEAVED) node = large_node();
+        if (node < 0) node = first_allowed();
         if (!nh_nodemask_isset(&fake_numa.mems, node) || away((uintptr_t)pages[i]))
             node = first_allowed(); /* where the kernel put (or moved) it instead */
         status[i] = node;

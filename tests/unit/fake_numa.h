@@ -2,9 +2,10 @@
  * re-executes itself (fake_numa_exec) with the fake sysfs tree of fake_topo.h and the nodes
  * its cpuset allows at start; before anything can call malloc, the child's preinit hook
  * replaces the topology snapshot with that tree and puts a fake kernel behind os_hooks: mbind
- * succeeds and is counted, move_pages reports each page on its region's node (or, for a node
- * the fake cpuset does not allow, on the first one it does, where the kernel would have put
- * it) and moves pages only to allowed nodes, and get_mempolicy(MPOL_F_MEMS_ALLOWED) answers
+ * succeeds and is counted, move_pages reports each page on its region's node (the large
+ * region's on the first bound node, else the first allowed one; for a node the fake cpuset does
+ * not allow, on the first one it does, where the kernel would have put it) and moves pages only
+ * to allowed nodes, and get_mempolicy(MPOL_F_MEMS_ALLOWED) answers
  * fake_numa.mems, which the test changes as a cpuset would. */
 #ifndef NH_FAKE_NUMA_H
 #define NH_FAKE_NUMA_H
