@@ -389,6 +389,15 @@ static void policy_text(char *buf, size_t len) {
     nh_policy_format(&p, buf, len);
 }
 
+/* The kernel's own policy of a range, compact form. */
+static void range_policy(const void *p, char *buf, size_t len) {
+    nh_policy_t pol;
+    if (nh_policy_of(p, &pol))
+        snprintf(buf, len, "?");
+    else
+        nh_policy_format(&pol, buf, len);
+}
+
 static int cmd_cpuset(void) {
     char buf[512];
     int fd = open(CGROOT "/cgroup.controllers", O_RDONLY | O_CLOEXEC);
@@ -420,6 +429,14 @@ static int cmd_cpuset(void) {
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     policy_text(policy_a, sizeof policy_a);
     int a = phase();
+    /* what the kernel does to policies of ranges when the cpuset changes: numaheap's region of
+     * the last node (MPOL_PREFERRED there) and a mapping of the probe's own, MPOL_BIND there */
+    void *region_obj = nh_malloc_onnode(64, nodes[k - 1]);
+    char *own = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned long mask[NH_MAX_NODES / 64] = {0};
+    mask[nodes[k - 1] / 64] |= 1ul << (nodes[k - 1] % 64);
+    if (own == MAP_FAILED || mbind(own, PAGE, MPOL_BIND, mask, NH_MAX_NODES + 1, 0))
+        return perror("mbind"), 3;
     int e = write_text(CGROOT "/cgroup.subtree_control", "+cpuset");
     if (!e && mkdir(CGROOT "/nhlab", 0755) && errno != EEXIST) e = errno;
     if (!e) e = write_text(CGROOT "/nhlab/cpuset.mems", mems);
@@ -428,6 +445,9 @@ static int cmd_cpuset(void) {
         return printf("cpuset unavailable: cannot enter a cpuset of mems %s (%s)\n", mems,
                       strerror(e)),
                0;
+    char kpref[64], kbind[64];
+    range_policy(region_obj, kpref, sizeof kpref);
+    range_policy(own, kbind, sizeof kbind);
     nh_nodemask_t allowed;
     nh_nodes_allowed(&allowed);
     char allowed_b[64];
@@ -445,8 +465,8 @@ static int cmd_cpuset(void) {
     int c = phase();
     policy_text(policy_c, sizeof policy_c);
     printf("cpuset mems=%s allowed=%s a=%d b=%d c=%d onnode_removed=%d policy_a=%s policy_b=%s "
-           "policy_c=%s \n",
-           mems, allowed_b, a, b, c, removed, policy_a, policy_b, policy_c);
+           "policy_c=%s kernel_region=%s kernel_bind=%s \n",
+           mems, allowed_b, a, b, c, removed, policy_a, policy_b, policy_c, kpref, kbind);
     return 0;
 }
 
