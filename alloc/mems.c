@@ -158,7 +158,8 @@ bool mems_update(const nh_nodemask_t *allowed) {
 }
 
 int mems_check(void) {
-    if (!check_ms) return 0; /* NUMAHEAP_CPUSET_CHECK=off: the nodes stay what they were */
+    if (!__atomic_load_n(&check_ms, __ATOMIC_RELAXED))
+        return 0; /* NUMAHEAP_CPUSET_CHECK=off: the nodes stay what they were */
     nh_nodemask_t m;
     mask_zero(&m);
     int e = os_hooks.mems(&m);
@@ -174,9 +175,10 @@ static uint64_t coarse_ms(void) {
 }
 
 void mems_poll(void) {
-    if (!check_ms || __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) != HEAP_READY) return;
+    unsigned every = __atomic_load_n(&check_ms, __ATOMIC_RELAXED);
+    if (!every || __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) != HEAP_READY) return;
     uint64_t now = coarse_ms(), next = __atomic_load_n(&next_check_ms, __ATOMIC_RELAXED);
-    if (now < next || !__atomic_compare_exchange_n(&next_check_ms, &next, now + check_ms, false,
+    if (now < next || !__atomic_compare_exchange_n(&next_check_ms, &next, now + every, false,
                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return;        /* not yet, or another thread is looking */
     int saved = errno; /* a malloc that succeeds leaves errno alone */
@@ -186,6 +188,6 @@ void mems_poll(void) {
         log_verbose("numaheap: the cpuset's memory nodes cannot be read (errno %d): the heap "
                     "keeps the nodes it started with\n",
                     e);
-        check_ms = 0;
+        __atomic_store_n(&check_ms, 0, __ATOMIC_RELAXED);
     }
 }
