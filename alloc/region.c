@@ -93,6 +93,10 @@ typedef struct strictness {
  * asked for placement, not for failing every allocation), unlike NUMAHEAP_STRICT. */
 static void strictness_of(const region_t *r, const config_t *c, strictness_t *st) {
     memset(st, 0, sizeof *st);
+    /* A node the cpuset does not allow: nothing is placed there (routing and the node API keep
+     * off it), and what is (an engine's metadata, realloc keeping an object's node) goes where
+     * the cpuset puts it; checking it against the node could only fail. */
+    if (!r->spread && !nh_nodemask_isset(&heap_allowed, r->node)) return;
     st->populate = region_strictness(c->strict, heap_bind ? &heap_policy_nodes : NULL, r->node,
                                      &st->verify_nodes);
     if (r->spread) st->populate |= c->strict;

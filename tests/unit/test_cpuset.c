@@ -348,6 +348,22 @@ static void static_bind_failure_goes_local(void **s) {
     free(p);
 }
 
+/* NUMAHEAP_STRICT started where the cpuset allows 0-2: node 3's region is not checked while
+ * its node is not allowed (the heap starts; the jemalloc engine commits every arena's base at
+ * init), and is strict once it is. */
+static void strict_start_in_a_smaller_cpuset(void **s) {
+    assert_false(strict(3));
+    assert_true(strict(0) && strict(2));
+    void *p = nh_alloc_onnode(4096, 0, 2, NH_ALLOC_STRICT);
+    assert_int_equal(nh_node_of(p), 2);
+    free(p);
+    change_mems("0-3");
+    assert_true(strict(3));
+    p = nh_alloc_onnode(4096, 0, 3, NH_ALLOC_STRICT);
+    assert_int_equal(nh_node_of(p), 3);
+    free(p);
+}
+
 /* ---- the parent: one child per scenario --------------------------------------------------- */
 static const struct scenario {
     const char *name, *mems;
@@ -393,6 +409,10 @@ static const struct scenario {
      "0-3",
      {"NUMAHEAP_POLICY=bind:3/static", "NUMAHEAP_CPUSET_CHECK=3600s"},
      static_bind_failure_goes_local},
+    {"strict_start_in_a_smaller_cpuset",
+     "0-2",
+     {"NUMAHEAP_STRICT=1"},
+     strict_start_in_a_smaller_cpuset},
     {"check_off_never_asks",
      "0-3",
      {"NUMAHEAP_POLICY=preferred:3", "NUMAHEAP_CPUSET_CHECK=off"},
