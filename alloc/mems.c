@@ -28,8 +28,18 @@ static int updating; /* one thread updates at a time; the others keep the old vi
 static unsigned check_ms;
 static uint64_t next_check_ms;
 /* The policies nh_heap_policy reports, which change with the cpuset for plain ones (as
- * get_mempolicy reports a rebound policy's new nodes): read under this sequence count. */
-static unsigned reported_seq;
+ * get_mempolicy reports a rebound policy's new nodes): copied in and out under this lock,
+ * held for a copy at a time. */
+static int reported_lock;
+
+static void lock_reported(void) {
+    while (__atomic_exchange_n(&reported_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&reported_lock, __ATOMIC_RELAXED)) {}
+}
+
+static void unlock_reported(void) {
+    __atomic_store_n(&reported_lock, 0, __ATOMIC_RELEASE);
+}
 
 /* The default large policy (interleave over p's nodes) becomes weighted where the machine
  * reports differing bandwidths: the kernel's auto weights, or HMAT's (policy/weights.c). */
@@ -77,9 +87,9 @@ static void resolve_all(bool first) {
         if (bind) mask_and(&lp.nodes, &lp.nodes, &small.nodes);
         if (mask_empty(&lp.nodes)) lp.nodes = bind ? small.nodes : heap_allowed;
     }
-    __atomic_fetch_add(&reported_seq, 1, __ATOMIC_ACQ_REL); /* odd: being written */
     heap_policy_nodes = small.nodes;
     heap_bind = bind;
+    lock_reported();
     if (!(user_small.flags & (NH_MPOL_F_STATIC_NODES | NH_MPOL_F_RELATIVE_NODES)) &&
         !mask_empty(&user_small.nodes)) {
         /* a plain policy is what it has been remapped to, as get_mempolicy would say */
@@ -94,7 +104,7 @@ static void resolve_all(bool first) {
         heap_config.large_policy.nodes = lp.nodes;
         memcpy(heap_config.large_policy.weights, lp.weights, sizeof lp.weights);
     }
-    __atomic_fetch_add(&reported_seq, 1, __ATOMIC_RELEASE);
+    unlock_reported();
     large_set(&lp);
 }
 
@@ -115,14 +125,10 @@ void mems_applied(nh_policy_t *out) {
 }
 
 void mems_reported(nh_policy_t *small_out, nh_policy_t *large_out) {
-    for (;;) {
-        unsigned s = __atomic_load_n(&reported_seq, __ATOMIC_ACQUIRE);
-        if (s & 1) continue; /* an update is a few copies long */
-        if (small_out) *small_out = heap_config.policy;
-        if (large_out) *large_out = heap_config.large_policy;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&reported_seq, __ATOMIC_RELAXED) == s) return;
-    }
+    lock_reported();
+    if (small_out) *small_out = heap_config.policy;
+    if (large_out) *large_out = heap_config.large_policy;
+    unlock_reported();
 }
 
 bool mems_update(const nh_nodemask_t *allowed) {

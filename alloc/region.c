@@ -113,33 +113,35 @@ static void strictness_of(const region_t *r, const config_t *c, strictness_t *st
     if (st->balancing) st->balance_nodes = heap_policy_nodes;
 }
 
-/* Writes st into r between two increments of r->mask_seq (odd while writing). */
+/* Writes st into r between two increments of r->mask_seq (odd while writing; the stores are
+ * releases, so none is seen before the first increment). */
 static void set_strictness(region_t *r, const strictness_t *st) {
     __atomic_fetch_add(&r->mask_seq, 1, __ATOMIC_ACQ_REL);
-    __atomic_store_n(&r->populate, st->populate, __ATOMIC_RELAXED);
-    __atomic_store_n(&r->verify, st->verify, __ATOMIC_RELAXED);
-    __atomic_store_n(&r->balancing, st->balancing, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->populate, st->populate, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->verify, st->verify, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->balancing, st->balancing, __ATOMIC_RELEASE);
     for (int w = 0; w < NH_MAX_NODES / 64; w++) {
-        __atomic_store_n(&r->verify_nodes.bits[w], st->verify_nodes.bits[w], __ATOMIC_RELAXED);
-        __atomic_store_n(&r->balance_nodes.bits[w], st->balance_nodes.bits[w], __ATOMIC_RELAXED);
+        __atomic_store_n(&r->verify_nodes.bits[w], st->verify_nodes.bits[w], __ATOMIC_RELEASE);
+        __atomic_store_n(&r->balance_nodes.bits[w], st->balance_nodes.bits[w], __ATOMIC_RELEASE);
     }
     __atomic_fetch_add(&r->mask_seq, 1, __ATOMIC_RELEASE);
 }
 
-/* What region_commit checks, all of it from one side of a cpuset change. */
+/* What region_commit checks, all of it from one side of a cpuset change. (The fields are
+ * loaded with acquire, so that the second look at the count cannot come before them: the
+ * fence that would do it is not one the thread sanitizer understands.) */
 static void read_strictness(const region_t *r, strictness_t *st) {
     for (;;) {
         unsigned s = __atomic_load_n(&r->mask_seq, __ATOMIC_ACQUIRE);
         if (s & 1) continue;
-        st->populate = __atomic_load_n(&r->populate, __ATOMIC_RELAXED);
-        st->verify = __atomic_load_n(&r->verify, __ATOMIC_RELAXED);
-        st->balancing = __atomic_load_n(&r->balancing, __ATOMIC_RELAXED);
+        st->populate = __atomic_load_n(&r->populate, __ATOMIC_ACQUIRE);
+        st->verify = __atomic_load_n(&r->verify, __ATOMIC_ACQUIRE);
+        st->balancing = __atomic_load_n(&r->balancing, __ATOMIC_ACQUIRE);
         for (int w = 0; w < NH_MAX_NODES / 64; w++) {
-            st->verify_nodes.bits[w] = __atomic_load_n(&r->verify_nodes.bits[w], __ATOMIC_RELAXED);
+            st->verify_nodes.bits[w] = __atomic_load_n(&r->verify_nodes.bits[w], __ATOMIC_ACQUIRE);
             st->balance_nodes.bits[w] =
-                __atomic_load_n(&r->balance_nodes.bits[w], __ATOMIC_RELAXED);
+                __atomic_load_n(&r->balance_nodes.bits[w], __ATOMIC_ACQUIRE);
         }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&r->mask_seq, __ATOMIC_RELAXED) == s) return;
     }
 }
