@@ -15,6 +15,9 @@
 #   T2  kernel 6.1, 2 nodes x 512 MiB, 1 CPU each, HMAT bandwidths 30 and 10 GB/s
 #   T4  kernel 6.12 (bookworm-backports), nodes 0-2 with a CPU each, node 2 small (256 MiB),
 #       node 3 memory-only (like CXL), SLIT distances set; weighted interleave weights 3:1
+#   T8  kernel 6.12, 8 nodes x 256 MiB in two sockets of four: nodes 0-3 with a CPU each, 4-7
+#       memory-only; distances in two tiers, 21 within a socket and 31 across (not run by
+#       default: see the README's lab timings)
 #
 # Exits non-zero when a guest test fails or a result line is missing.
 set -euo pipefail
@@ -163,6 +166,23 @@ for t in "${topologies[@]}"; do
             -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=5G \
             -numa hmat-lb,initiator=1,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=15G \
             -numa hmat-lb,initiator=1,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=10G
+        ;;
+    T8)
+        # sockets {0,1,4,5} and {2,3,6,7}: CPUs on 0-3, memory only on 4-7
+        t8=(-m 2048 -smp 4)
+        for n in 0 1 2 3 4 5 6 7; do
+            t8+=(-object "memory-backend-ram,id=m$n,size=256M")
+            if ((n < 4)); then t8+=(-numa "node,nodeid=$n,cpus=$n,memdev=m$n"); else
+                t8+=(-numa "node,nodeid=$n,memdev=m$n"); fi
+        done
+        for a in 0 1 2 3 4 5 6 7; do
+            for ((b = a + 1; b < 8; b++)); do
+                d=31
+                (((a & 2) == (b & 2))) && d=21 # bit 1 of the node number is the socket
+                t8+=(-numa "dist,src=$a,dst=$b,val=$d")
+            done
+        done
+        boot T8 "$(kernel_612)" "${t8[@]}"
         ;;
     T4)
         BOOT_APPEND="nhsmall=2" boot T4 "$(kernel_612)" -m 1920 -smp 3 \
