@@ -2,7 +2,7 @@
 # Builds numaheap and runs every test: formatting check, unit and whole-program tests (release,
 # -Werror) on both engines (numaheap's own and the jemalloc reference), the unit tests under
 # ASan+UBSan, the allocator under UBSan with the engine's invariant checks (NH_DEBUG=3), the
-# node API under TSan, the policy fuzzer for a bounded time, and the NUMA lab (2- and 4-node
+# node API under TSan, the policy fuzzer for a bounded time, and the NUMA lab (2-, 4- and 8-node
 # guests in QEMU) on both engines.
 # Environment: NH_FUZZ_SECONDS (default 60), NH_LAB=0 skips the lab, NH_JOBS (default: CPUs).
 set -euo pipefail
@@ -61,7 +61,7 @@ cp -n fuzz/corpus/* "$corpus"/
 build-fuzz/fuzz/fuzz_policy -max_total_time="${NH_FUZZ_SECONDS:-60}" -print_final_stats=1 \
     "$corpus" 2>&1 | grep -E 'Done|stat::number_of_executed_units|ERROR|crash' 
 if [[ "${NH_LAB:-1}" != 0 ]]; then
-    echo "== NUMA lab: placement on 2- and 4-node kernels, locality against other allocators"
+    echo "== NUMA lab: placement on 2-, 4- and 8-node kernels, locality against other allocators"
     NH_LAB_BUILD=build tests/lab/lab.sh
     echo "== NUMA lab on the reference engine (jemalloc)"
     NH_LAB_BUILD=build-je tests/lab/lab.sh

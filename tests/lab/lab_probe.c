@@ -21,6 +21,8 @@
  *   follow                        allocates 16 small objects pinned to the first node with a CPU,
  *                                 then is pinned to the last and allocates until re-routed: where
  *                                 the objects' pages are then
+ *   home NODE                     pinned to NODE's CPUs, allocates 1 MiB in small objects: the
+ *                                 node numaheap routed it to and where those pages are
  *   cpuset                        pinned to the first node with a CPU, allocates; moves itself
  *                                 into a cgroup v2 cpuset whose mems are the first one or two
  *                                 nodes (never the last), allocates; moves back to the root
@@ -349,6 +351,39 @@ static int cmd_follow(void) {
     return rc;
 }
 
+/* In a thread started after the pinning, so that its first allocation routes it from there
+ * (the main thread was routed wherever it ran when the library started). */
+static void *home_thread(void *arg) {
+    enum { N = 256, SIZE = 4096 };
+    static char *obj[N];
+    int where = -1, same = 1;
+    for (int i = 0; i < N; i++) {
+        obj[i] = malloc(SIZE);
+        memset(obj[i], 5, SIZE);
+        int w[2];
+        long n = nh_pages_where(obj[i], SIZE, w, 2);
+        for (long j = 0; j < n; j++) {
+            if (where < 0) where = w[j];
+            same &= w[j] == where;
+        }
+    }
+    printf("home node=%d pages=%s%d \n", nh_current_node(), same ? "all-on-" : "mixed-", where);
+    *(int *)arg = 0;
+    return NULL;
+}
+
+static int cmd_home(int node) {
+    cpu_set_t set = cpus_of(node);
+    if (!CPU_COUNT(&set)) return fprintf(stderr, "lab_probe: node %d has no CPU\n", node), 2;
+    sched_setaffinity(0, sizeof set, &set);
+    sched_yield();
+    int rc = 2;
+    pthread_t t;
+    pthread_create(&t, NULL, home_thread, &rc);
+    pthread_join(t, NULL);
+    return rc;
+}
+
 /* ---- cpuset ------------------------------------------------------------------------------ */
 #define CGROOT "/sys/fs/cgroup"
 
@@ -503,6 +538,7 @@ int main(int argc, char **argv) {
         return cmd_repair(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     if (argc >= 2 && !strcmp(argv[1], "follow")) return cmd_follow();
     if (argc >= 2 && !strcmp(argv[1], "cpuset")) return cmd_cpuset();
+    if (argc >= 3 && !strcmp(argv[1], "home")) return cmd_home(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "spread")) return cmd_spread(atoi(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exhaust-malloc"))
         return cmd_exhaust_bind(NULL, atoi(argv[2]));

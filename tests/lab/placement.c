@@ -895,6 +895,38 @@ static void bind_balancing_marks_heap(void **s) {
     if (!strstr(out, "errno=12") || !strstr(out, "elsewhere=0 ")) fail_msg("%s", out);
 }
 
+/* ---- distances ------------------------------------------------------------------------------ */
+
+/* preferred-many and bind over a near node and a far one (by SLIT from the first node with
+ * CPUs: T4's 21 and 31, T8's two tiers) put a thread running there on the near one, all its
+ * pages too. The near one is the highest-numbered of its tier and the far one the lowest of
+ * its, so that the lower node of the set is not the answer by accident (on T8: 5 before 2).
+ * Skips where every other node is as far (T2). */
+static void nearest_node_of_the_set_is_home(void **s) {
+    int nodes[64], k = node_list(nodes, 0), cpu_nodes[64];
+    if (node_list(cpu_nodes, 1) < 1) skip();
+    int from = cpu_nodes[0], near = -1, far = -1;
+    for (int i = 0; i < k; i++) {
+        int n = nodes[i], d = nh_node_distance(from, n);
+        if (n == from || d < 0) continue;
+        if (near < 0 || d <= nh_node_distance(from, near)) near = n;
+        if (far < 0 || d > nh_node_distance(from, far)) far = n;
+    }
+    if (near < 0 || nh_node_distance(from, near) == nh_node_distance(from, far)) skip();
+    const char *modes[] = {"preferred-many", "bind"};
+    for (int i = 0; i < 2; i++) {
+        char env[64], node[16], want[64];
+        snprintf(env, sizeof env, "NUMAHEAP_POLICY=%s:%d,%d", modes[i], far, near);
+        snprintf(node, sizeof node, "%d", from);
+        char *argv[] = {(char *)probe_path(), "home", node, NULL};
+        char *out = run_probe(argv, env, NULL);
+        print_message("%s from node %d (distances %d, %d): %s", env, from,
+                      nh_node_distance(from, far), nh_node_distance(from, near), out);
+        snprintf(want, sizeof want, "home node=%d pages=all-on-%d ", near, near);
+        if (!strstr(out, want)) fail_msg("%s: %s (want %s)", env, out, want);
+    }
+}
+
 /* ---- the cpuset changes under a running program --------------------------------------------- */
 
 /* The lab probe under NUMAHEAP_POLICY=bind:L (L the last node with memory) with each flag,
@@ -989,6 +1021,7 @@ int main(void) {
         cmocka_unit_test(weighted_threads_follow_weights),
         cmocka_unit_test(bind_balancing_marks_heap),
         cmocka_unit_test(weighted_auto_follows_bandwidth),
+        cmocka_unit_test(nearest_node_of_the_set_is_home),
         cmocka_unit_test(cpuset_change_follows_the_kernel),
         cmocka_unit_test(realloc_keeps_node),
         cmocka_unit_test(weighted_large_objects),
