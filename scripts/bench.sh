@@ -20,7 +20,7 @@ if [[ "${1:-}" == "--full" ]]; then
 fi
 out=build/bench-results
 mkdir -p "$out"
-echo "machine: $(nproc) CPUs, $(build/numaheap topology | awk '/nodes online/ {print "NUMA nodes " $3}'), kernel $(uname -r), $(date -u +%Y-%m-%d)"
+echo "machine: $(nproc) CPUs, $(build/tools/numaheap topology | awk '/nodes online/ {print "NUMA nodes " $3}'), kernel $(uname -r), $(date -u +%Y-%m-%d)"
 python3 bench/run.py --bench build/bench/nh_bench --numaheap build/libnumaheap.so \
     --numaheap-je build-je/libnumaheap.so --allocators "$allocs" --rounds "$rounds" \
     --min-time "$min_time" --csv "$out/results.csv" --png "$out/results.png" --extras
