@@ -62,8 +62,11 @@ static void large_default_from_hardware(nh_policy_t *p) {
     memset(w, 0, sizeof p->weights);
 }
 
+/* The temporaries of an update are static, not on the stack of whichever thread updates (a
+ * few KiB): only the one holding `updating` (or init) is ever here. */
 static void resolve(const nh_policy_t *p, resolved_t *r, const nh_nodemask_t *mems, bool first) {
-    resolved_t old = *r;
+    static resolved_t old;
+    old = *r;
     if (first)
         policy_resolve(p, mems, &r->nodes, r->weights);
     else
@@ -76,7 +79,8 @@ static void resolve(const nh_policy_t *p, resolved_t *r, const nh_nodemask_t *me
 static void resolve_all(bool first) {
     resolve(&user_small, &small, &heap_allowed, first);
     bool bind = user_small.mode == NH_MPOL_BIND && !mask_empty(&small.nodes);
-    nh_policy_t lp = user_large;
+    static nh_policy_t lp;
+    lp = user_large;
     if (large_default) { /* the heap's nodes, under bind the bound ones, weighted by hardware */
         lp.nodes = bind ? small.nodes : heap_allowed;
         large_default_from_hardware(&lp);
@@ -146,20 +150,21 @@ bool mems_update(const nh_nodemask_t *allowed) {
     regions_update(&heap_config);
     route_update();
     __atomic_fetch_add(&mems_epoch, 1, __ATOMIC_RELEASE); /* every thread re-routes */
-    __atomic_store_n(&updating, 0, __ATOMIC_RELEASE);
     if (heap_config.verbose) {
-        char from[256], to[256], pol[256], nodes[256] = "local";
+        static char from[256], to[256], pol[256], nodes[256];
+        static nh_policy_t p;
         nh_nodemask_format(&before, from, sizeof from);
         nh_nodemask_format(&now, to, sizeof to);
+        fmt_buf(nodes, sizeof nodes, "local");
         if (!mask_empty(&heap_policy_nodes))
             nh_nodemask_format(&heap_policy_nodes, nodes, sizeof nodes);
-        nh_policy_t p;
         mems_reported(&p, NULL);
         policy_format(&p, pol, sizeof pol);
         log_verbose("numaheap: the cpuset's memory nodes changed from %s to %s: policy %s now "
                     "means %s\n",
                     from, to, pol, nodes);
     }
+    __atomic_store_n(&updating, 0, __ATOMIC_RELEASE);
     return true;
 }
 

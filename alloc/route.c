@@ -92,7 +92,7 @@ static void build_tables(void) {
 
 /* route_policy: the small-object policy as it applies now. */
 static void take_resolved(void) {
-    nh_policy_t p;
+    static nh_policy_t p; /* (init, or the one thread updating: mems.c) */
     mems_applied(&p);
     route_policy.mode = p.mode;
     route_policy.nodes = p.nodes;
