@@ -22,11 +22,13 @@ say() { echo "cli_expect: $*" >&2; ok=0; }
 count=0
 [[ -z $err ]] || count=$(printf '%s\n' "$err" | wc -l)
 [[ $lines == - || $count == "$lines" ]] || say "$count stderr lines, expected $lines"
+# here-strings, not pipes: under pipefail a grep -q that stops at the first match could fail a
+# check that passed
 for p in "${patterns[@]}"; do
     if [[ $p == =* ]]; then
-        printf '%s\n' "$err" | grep -qxF -- "${p#=}" || say "no stderr line is '${p#=}'"
+        grep -qxF -- "${p#=}" <<<"$err" || say "no stderr line is '${p#=}'"
     else
-        printf '%s\n' "$err" | grep -qF -- "$p" || say "stderr lacks '$p'"
+        grep -qF -- "$p" <<<"$err" || say "stderr lacks '$p'"
     fi
 done
 if [[ $ok == 0 ]]; then
