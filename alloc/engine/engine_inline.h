@@ -56,7 +56,8 @@ static inline void *engine_malloc(size_t size) {
         c = &nhe_tls.heap->cache[nhe_bin_of(size)];
     else
         return nhe_malloc_generic(size, false);
-    /* every way out is a tail call: no registers to save on the fast path */
+    /* nhe_class_pop, spelled out so that every way out is a tail call: through its NULL the
+     * compiler tested the slow path's result again on the way back */
     block_t *b = c->free;
     if (NH_LIKELY(b != NULL)) return nhe_page_pop(c, b);
     page_t *pg = c->next;

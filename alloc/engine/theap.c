@@ -454,10 +454,11 @@ static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
     if ((old & TF_FULL) && h) __atomic_store_n(&h->full_dirty, 1, __ATOMIC_RELEASE);
 }
 
-/* A cached block back to its own page (the heap owns it): onto the page's free list or set. A
- * bitmap block loses the free mark it carried while cached: a block free in its bitmap page is
- * known by its bit, and one handed out from there must not look free. */
-static void return_own(segment_t *s, page_t *pg, block_t *b) {
+/* A block of the heap's own back to its page (past the cache's limit, or flushed): onto the
+ * page's free list or set. A bitmap block loses the free mark it carried while cached: a block
+ * free in its bitmap page is known by its bit, and one handed out from there must not look
+ * free. */
+void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
     if (pg->bitmap) {
         b->key = 0;
         nhe_free_bits_local(s, pg, nhe_block_index(pg, (uintptr_t)b));
@@ -481,7 +482,7 @@ static void cache_flush(heap_t *h, unsigned bin) {
         segment_t *s = nhe_seg_of((uintptr_t)b);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
         if (NHE_LOAD(s->owner) == h->owner) { /* its segment may have been adopted since */
-            return_own(s, pg, b);
+            theap_free_own(s, pg, b);
         } else if (pg != run_pg) {
             if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
             run_pg = pg, run_seg = s, run_head = run_tail = b;
@@ -507,10 +508,6 @@ static uint32_t cache_push(heap_t *h, page_t *pg, block_t *b) {
     c->free = b;
     NHE_STORE(c->used, c->used - 1);
     return 0u - c->used;
-}
-
-void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
-    return_own(s, pg, b); /* past the limit, no flush: the block goes to its page */
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
