@@ -20,7 +20,10 @@ NH_HIDDEN int engine_init(const config_t *c, const nh_nodemask_t *nodes);
  *   void *engine_malloc(size_t size);            malloc: routing and large objects included
  *   void *engine_calloc(size_t n, size_t size);  calloc: overflow is ENOMEM
  *   void engine_free(void *p);                   any pointer, NULL included
- *   void engine_free_sized(void *p, size_t n);   operator delete with a size: may check n */
+ *   void engine_free_sized(void *p, size_t n);   operator delete with a size: may check n
+ * engine_malloc's and engine_calloc's NULL is final: under bind, a request that failed on its
+ * node has been tried on the other bound nodes already (bind_spill), so malloc's fast path
+ * returns straight through. */
 
 /* align is a power of two; size may be 0. */
 NH_HIDDEN void *engine_aligned(size_t align, size_t size);

@@ -20,10 +20,10 @@ static bool bad_alignment(size_t a) {
     return a == 0 || (a & (a - 1)) != 0;
 }
 
-/* Under bind, an exhausted home node is not the end: bind_spill tries the other bound nodes. */
+/* Under bind, an exhausted home node is not the end: bind_spill tries the other bound nodes
+ * (inside engine_malloc and engine_calloc; here for the calls whose engine entry has none). */
 NH_EXPORT void *malloc(size_t size) {
-    void *p = engine_malloc(size);
-    return NH_LIKELY(p != NULL) ? p : bind_spill(size, 0, false, bind_failed_node(size));
+    return engine_malloc(size);
 }
 
 NH_EXPORT void free(void *p) {
@@ -31,10 +31,7 @@ NH_EXPORT void free(void *p) {
 }
 
 NH_EXPORT void *calloc(size_t n, size_t size) {
-    void *p = engine_calloc(n, size);
-    size_t total;
-    if (NH_LIKELY(p != NULL) || __builtin_mul_overflow(n, size, &total)) return p;
-    return bind_spill(total, 0, true, bind_failed_node(total));
+    return engine_calloc(n, size);
 }
 
 NH_EXPORT void *realloc(void *p, size_t size) {

@@ -71,7 +71,7 @@ static void cache_check(const page_t *c, unsigned bin) {
               "cached block free in its page too", b);
         CHECK(n < c->reserved, "cache longer than its limit", c);
     }
-    CHECK(n == 0u - c->used, "cache count", c);
+    CHECK(c->used <= c->reserved && n == c->reserved - c->used, "cache count", c);
 }
 
 void nhe_heap_check(const heap_t *h) {
@@ -81,6 +81,7 @@ void nhe_heap_check(const heap_t *h) {
         for (const page_t *pg = h->bins[bin].first; pg; prev = pg, pg = pg->next) {
             CHECK(pg->prev == prev, "bin queue links", pg);
             CHECK(pg->bin == bin && !pg->in_full, "page in the wrong queue", pg);
+            CHECK(pg->cache == &h->cache[bin], "page's cache is not its heap's", pg);
             nhe_page_check(pg);
         }
         CHECK(h->bins[bin].last == prev, "bin queue tail", h);

@@ -151,6 +151,10 @@ _Noreturn void nhe_corrupt(const page_t *pg, const void *b) {
     nhe_fatal("heap corruption: a free block's link was overwritten", b);
 }
 
+void *nhe_corrupt_pop(const page_t *pg, const void *b) {
+    nhe_corrupt(pg, b);
+}
+
 /* The segment of one of our objects, or a fatal error naming op. p is inside the regions. */
 segment_t *nhe_segment_checked(const void *p, const char *op) {
     uintptr_t a = (uintptr_t)p;
@@ -195,7 +199,7 @@ void nhe_free_slow(void *p) {
         return;
     }
     if (mine) { /* only a failed fast check gets here */
-        nhe_free_own(s, pg, b);
+        nhe_free_own(s, pg, b, pg->key);
         return;
     }
     theap_free_foreign(s, pg, b);
@@ -237,18 +241,25 @@ static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, boo
     return huge_alloc(r, size, align, zero);
 }
 
+/* malloc's and calloc's failure: under bind, the other bound nodes first (engine.h), so the
+ * inline paths' slow calls are tail calls with nothing to test on the way back. */
+static void *malloc_failed(size_t size, bool zero) {
+    failed();
+    return bind_spill(size, 0, zero, bind_failed_node(size));
+}
+
 void *nhe_malloc_generic(size_t size, bool zero) {
     if (NH_UNLIKELY(!heap_ready())) return boot_alloc(size, zero);
     heap_t *h = home_heap();
     void *p;
-    if (!h) return failed();
+    if (!h) return malloc_failed(size, zero);
     if (size == 0 && (p = zero_alloc(h->node))) return p;
     theap_maybe_sweep(h);
     if (size >= heap_large_threshold)
         p = huge_alloc(region_large(), size, 0, zero);
     else
         p = theap_alloc(h, size, zero);
-    return p ? p : failed();
+    return p ? p : malloc_failed(size, zero);
 }
 
 void *engine_aligned(size_t align, size_t size) {

@@ -32,17 +32,16 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
 /* The owner's free, no atomic instruction: onto the front of its heap's cache of the class,
  * which malloc takes from first (last in, first out, as glibc's and tcmalloc's thread caches
  * do), so the block is reused while its lines are still in the CPU's cache. b keeps its page's
- * free mark while cached, so freeing it again fails the same test as a block free in its page.
- * The cache holds 0 - used blocks (pops count up, pushes down) up to its limit, kept in
- * reserved; a full one takes the call. */
-static inline void nhe_free_own(segment_t *seg, page_t *pg, block_t *b) {
-    page_t *c = &seg->heap->cache[pg->bin];
-    uint32_t used = c->used;
-    if (NH_LIKELY(0u - used < c->reserved)) {
+ * free mark (key) while cached, so freeing it again fails the same test as a block free in its
+ * page. A full cache (no room left) takes the call. */
+static inline void nhe_free_own(segment_t *seg, page_t *pg, block_t *b, uintptr_t key) {
+    page_t *c = pg->cache;
+    uint32_t room = c->used;
+    if (NH_LIKELY(room != 0)) {
         b->next = nhe_encode(c, c->free);
-        b->key = pg->key;
+        b->key = key;
         c->free = b;
-        c->used = used - 1;
+        c->used = room - 1;
         return;
     }
     theap_free_own(seg, pg, b);
@@ -126,9 +125,11 @@ static inline void engine_free(void *p) {
                             return;
                         }
                     }
-                    if (NH_LIKELY(!NHE_CHECKS || b->key != pg->key)) {
+                    /* loaded once: the stores into b could alias it for all the compiler knows */
+                    uintptr_t key = pg->key;
+                    if (NH_LIKELY(!NHE_CHECKS || b->key != key)) {
                         if (NH_LIKELY(mine))
-                            nhe_free_own(seg, pg, b);
+                            nhe_free_own(seg, pg, b, key);
                         else
                             theap_free_foreign(seg, pg, b);
                         return;

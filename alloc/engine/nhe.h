@@ -60,13 +60,14 @@ typedef struct page {
     uintptr_t span;    /* reserved * block_size: links must point inside [start, start+span) */
     uint32_t capacity; /* blocks carved so far */
     uint32_t block_size;
-    uint32_t inv;      /* ceil(2^32 / block_size): block index of an offset without a division */
-    uint32_t reserved; /* blocks the page can hold */
+    uint32_t inv; /* ceil(2^32 / block_size): block index of an offset without a division */
     uint8_t bin;
     uint8_t in_use;
     uint8_t bitmap;   /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
     uint8_t is_cache; /* a heap's cache of freed blocks of one class (heap_t.cache) */
-    uint8_t pad8[4];
+    /* the owning heap's cache of the class, where the owner's frees go: one load on free's
+     * path instead of the segment's heap, the class and the index */
+    struct page *cache;
     union {
         uint64_t purged[2]; /* 4 KiB pages given back by trim: their blocks are unlisted */
         /* bitmap page of large blocks: free blocks whose first word holds their canary */
@@ -80,13 +81,15 @@ typedef struct page {
     /* bitmap page: the owner's frees, handed out only once free_bits runs dry, so a freed
      * block is not the very next one allocated (a list page has no such set: nhe_free_local) */
     uint64_t local_bits;
-    uint32_t used; /* blocks handed out and not yet seen back by the owner */
+    /* blocks handed out and not yet seen back by the owner; a cache's room: its limit less
+     * the blocks it holds (pops count it up, pushes down, full at 0) */
+    uint32_t used;
     uint8_t in_full;
     uint8_t tried;       /* found exhausted once: the next time it goes to the full list */
     uint8_t sweep_mark;  /* found empty by the last sweep */
     uint8_t is_cur;      /* the heap's current page of its class: emptying it needs no requeue */
     uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
-    uint32_t pad32;
+    uint32_t reserved;   /* blocks the page can hold; a cache's limit */
     /* frees by other threads, TF_FULL in the low bit: a stack of blocks, or on a bitmap page
      * the blocks' bits */
     _Atomic uintptr_t thread_free;
@@ -213,6 +216,9 @@ static inline uintptr_t nhe_encode(const page_t *pg, const block_t *b) {
 }
 
 NH_HIDDEN _Noreturn void nhe_corrupt(const page_t *pg, const void *b);
+/* nhe_corrupt for malloc's path, declared as returning so the call is a jump: a call to a
+ * function that never returns would have malloc set up a stack frame first. Never returns. */
+NH_HIDDEN void *nhe_corrupt_pop(const page_t *pg, const void *b);
 
 /* The block after b on a list of pg, checked: an overwritten link decodes outside the page. */
 static inline block_t *nhe_next_checked(const page_t *pg, const block_t *b) {
@@ -246,7 +252,8 @@ static inline bool nhe_has_canary(const page_t *pg) {
     return NHE_CHECKS && NH_UNLIKELY(pg->block_size > MEDIUM_MAX);
 }
 /* Checks the canary of block blk (bit) of pg as it is handed out; returns blk. */
-NH_HIDDEN void *nhe_canary_check(page_t *pg, uintptr_t blk, uint64_t bit);
+NH_HIDDEN __attribute__((returns_nonnull)) void *nhe_canary_check(page_t *pg, uintptr_t blk,
+                                                                  uint64_t bit);
 
 static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     unsigned i = (unsigned)__builtin_ctzll(bits) - 1;
@@ -310,7 +317,7 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
         NH_UNLIKELY((uintptr_t)next - pg->start >= pg->span ||
                     ((uintptr_t)next & SEG_MASK) < SMALL_HEADER) &&
         next)
-        nhe_corrupt(pg, b);
+        return nhe_corrupt_pop(pg, b);
     pg->free = next;
     /* the class's next block, most likely freed a while ago: it loads while the program uses
      * this one (7% on mixed small sizes, 5% on larson). A prefetch never faults, on NULL

@@ -127,6 +127,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         c->is_cache = 1;
         c->bin = (uint8_t)b;
         c->reserved = cache_limit(b);
+        c->used = c->reserved; /* room for that many */
     }
     h->owner = t->id;
     h->last_sweep_ms = nhe_now_ms(); /* a short-lived thread never sweeps */
@@ -149,7 +150,7 @@ uint64_t theap_cached_bytes(int node) {
     heap_t *h = t && slot >= 0 ? t->heaps[slot] : NULL;
     uint64_t bytes = 0;
     for (unsigned bin = 1; h && bin < NBINS; bin++)
-        bytes += (uint64_t)(0u - h->cache[bin].used) * nhe_bin_size(bin);
+        bytes += (uint64_t)(h->cache[bin].reserved - h->cache[bin].used) * nhe_bin_size(bin);
     return bytes;
 }
 
@@ -299,6 +300,7 @@ static page_t *page_fresh(heap_t *h, unsigned bin) {
     s->used_pages++;
     seg_link(seg_list(h, s), s);
     page_init(s, pg, bin);
+    pg->cache = &h->cache[bin];
     return pg;
 }
 
@@ -315,6 +317,7 @@ static void adopt(heap_t *h, segment_t *s) {
         if (!pg->in_use) continue;
         pg->in_full = 0;
         pg->is_cur = 0; /* of the heap that left it */
+        pg->cache = &h->cache[pg->bin];
         page_clear_full(pg);
         page_collect(pg);
         if (pg->used == 0) {
@@ -473,7 +476,7 @@ static void cache_flush(heap_t *h, unsigned bin) {
     page_t *c = &h->cache[bin];
     block_t *b = c->free;
     c->free = NULL;
-    NHE_STORE(c->used, 0);
+    NHE_STORE(c->used, c->reserved);
     page_t *run_pg = NULL;
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
@@ -500,14 +503,13 @@ static void cache_flush_all(heap_t *h) {
         if (h->cache[bin].free) cache_flush(h, bin);
 }
 
-/* Onto the front of h's cache of pg's class (see nhe_free_own); returns the blocks it holds. */
-static uint32_t cache_push(heap_t *h, page_t *pg, block_t *b) {
+/* Onto the front of h's cache of pg's class (see nhe_free_own), which has room. */
+static void cache_push(heap_t *h, page_t *pg, block_t *b) {
     page_t *c = &h->cache[pg->bin];
     b->next = nhe_encode(c, c->free);
     b->key = pg->key;
     c->free = b;
     NHE_STORE(c->used, c->used - 1);
-    return 0u - c->used;
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
@@ -517,7 +519,9 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         return;
     }
     /* the cache holds blocks of other threads: they must go home now and then */
-    if (cache_push(h, pg, b) > h->cache[pg->bin].reserved) cache_flush(h, pg->bin);
+    /* a full one sends them home first (every list page's class has a cache: no limit is 0) */
+    if (h->cache[pg->bin].used == 0) cache_flush(h, pg->bin);
+    cache_push(h, pg, b);
 }
 
 void *theap_alloc_bin(heap_t *h, unsigned bin) {

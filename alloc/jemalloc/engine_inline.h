@@ -17,16 +17,20 @@ NH_HIDDEN void *je_malloc_slow(size_t size);
 NH_HIDDEN void *je_calloc_slow(size_t n, size_t size);
 NH_HIDDEN void je_free_remote(void *p, int node); /* bypasses the thread cache */
 
+/* jemalloc sets errno itself; under bind a failure goes on to the other bound nodes */
 static inline void *engine_malloc(size_t size) {
-    if (route_charge(size)) return je_malloc_slow(size);
-    return nhje_malloc(size); /* a tail call: jemalloc sets errno itself */
+    void *p = route_charge(size) ? je_malloc_slow(size) : nhje_malloc(size);
+    return NH_LIKELY(p != NULL) ? p : bind_spill(size, 0, false, bind_failed_node(size));
 }
 
 static inline void *engine_calloc(size_t n, size_t size) {
     size_t total;
-    if (route_charge(__builtin_mul_overflow(n, size, &total) ? SIZE_MAX : total))
-        return je_calloc_slow(n, size); /* overflow ends there too: jemalloc's ENOMEM */
-    return nhje_calloc(n, size);
+    bool overflow = __builtin_mul_overflow(n, size, &total);
+    /* overflow ends in je_calloc_slow too: jemalloc's ENOMEM */
+    void *p =
+        route_charge(overflow ? SIZE_MAX : total) ? je_calloc_slow(n, size) : nhje_calloc(n, size);
+    if (NH_LIKELY(p != NULL) || overflow) return p;
+    return bind_spill(total, 0, true, bind_failed_node(total));
 }
 
 /* The home-region test, then the thread cache or straight home. */
