@@ -71,7 +71,7 @@ static void cache_check(const page_t *c, unsigned bin) {
               "cached block free in its page too", b);
         CHECK(n < c->reserved, "cache longer than its limit", c);
     }
-    CHECK(c->used <= c->reserved && n == c->reserved - c->used, "cache count", c);
+    CHECK(c->used <= c->reserved && n == (uint32_t)(c->reserved - c->used), "cache count", c);
 }
 
 void nhe_heap_check(const heap_t *h) {

@@ -55,16 +55,18 @@ struct heap;
  * set up, carved or trimmed), the second what the owner writes on every allocation and free, so
  * another thread's frees do not pull the owner's hot line away. */
 typedef struct page {
-    uintptr_t key;     /* free-list encoding and double-free mark, random per page */
-    uintptr_t start;   /* address of block 0 */
-    uintptr_t span;    /* reserved * block_size: links must point inside [start, start+span) */
+    uintptr_t key;   /* free-list encoding and double-free mark, random per page */
+    uintptr_t start; /* address of block 0 */
+    /* ceil(2^64 / block_size): one multiply of an offset gives the block index (high half) and
+     * whether the offset is a block boundary (low half below inv) */
+    uint64_t inv;
     uint32_t capacity; /* blocks carved so far */
     uint32_t block_size;
-    uint32_t inv; /* ceil(2^32 / block_size): block index of an offset without a division */
     uint8_t bin;
     uint8_t in_use;
-    uint8_t bitmap;   /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
-    uint8_t is_cache; /* a heap's cache of freed blocks of one class (heap_t.cache) */
+    uint8_t bitmap;      /* a bitmap page (classes above SMALL_MAX): its free blocks are bits */
+    uint8_t is_cache;    /* a heap's cache of freed blocks of one class (heap_t.cache) */
+    uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
     /* the owning heap's cache of the class, where the owner's frees go: one load on free's
      * path instead of the segment's heap, the class and the index */
     struct page *cache;
@@ -82,14 +84,14 @@ typedef struct page {
      * block is not the very next one allocated (a list page has no such set: nhe_free_local) */
     uint64_t local_bits;
     /* blocks handed out and not yet seen back by the owner; a cache's room: its limit less
-     * the blocks it holds (pops count it up, pushes down, full at 0) */
-    uint32_t used;
+     * the blocks it holds (pops count it up, pushes down, full at 0). At most 4096 */
+    uint16_t used;
+    uint16_t reserved; /* blocks the page can hold; a cache's limit */
     uint8_t in_full;
-    uint8_t tried;       /* found exhausted once: the next time it goes to the full list */
-    uint8_t sweep_mark;  /* found empty by the last sweep */
-    uint8_t is_cur;      /* the heap's current page of its class: emptying it needs no requeue */
-    uint32_t sweep_used; /* used at the last sweep: unchanged means idle */
-    uint32_t reserved;   /* blocks the page can hold; a cache's limit */
+    uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
+    uint8_t sweep_mark; /* found empty by the last sweep */
+    uint8_t is_cur;     /* the heap's current page of its class: emptying it needs no requeue */
+    uintptr_t span;     /* reserved * block_size: links must point inside [start, start+span) */
     /* frees by other threads, TF_FULL in the low bit: a stack of blocks, or on a bitmap page
      * the blocks' bits */
     _Atomic uintptr_t thread_free;
@@ -268,16 +270,16 @@ static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     return (void *)blk;
 }
 
-/* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. */
+/* Block index of p in pg, or UINT32_MAX if p is not the start of a carved block. The offset is
+ * taken in 32 bits, where the exact-division identity holds: an address before block 0 wraps to
+ * an index far past any capacity. */
 static inline uint32_t nhe_block_index(const page_t *pg, uintptr_t p) {
-    uintptr_t off = p - pg->start;
-    if (!NHE_CHECKS) { /* still in range: huge and zero segments must not pass */
-        uint32_t i = (uint32_t)((off * pg->inv) >> 32);
-        return i < NHE_LOAD(pg->capacity) ? i : UINT32_MAX;
-    }
-    uint32_t i = (uint32_t)((off * pg->inv) >> 32);
-    /* capacity: another thread's free reads it while the owner carves (relaxed, a plain load) */
-    return (i < NHE_LOAD(pg->capacity) && (uintptr_t)i * pg->block_size == off) ? i : UINT32_MAX;
+    unsigned __int128 m = (unsigned __int128)(uint32_t)(p - pg->start) * pg->inv;
+    uint32_t i = (uint32_t)(m >> 64);
+    /* capacity: another thread's free reads it while the owner carves (relaxed, a plain load);
+     * without the checks it still keeps huge and zero segments out */
+    bool ok = i < NHE_LOAD(pg->capacity) && (!NHE_CHECKS || (uint64_t)m < pg->inv);
+    return ok ? i : UINT32_MAX;
 }
 
 static inline page_t *nhe_page_of(segment_t *seg, uintptr_t p) {

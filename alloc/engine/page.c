@@ -37,7 +37,7 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     pg->local_bits = 0;
     NHE_STORE(pg->start, base);    /* see page_trimmed_bytes */
     NHE_STORE(pg->block_size, bs); /* statistics read it from other threads */
-    pg->inv = (uint32_t)((((uint64_t)1 << 32) + bs - 1) / bs);
+    pg->inv = UINT64_MAX / bs + 1;
     pg->reserved = (uint32_t)((end - base) / bs);
     pg->span = pg->reserved * bs;
     NHE_STORE(pg->capacity, 0);
