@@ -196,6 +196,9 @@ NH_HIDDEN extern unsigned mems_epoch;
  * heap_policy_nodes, heap_bind and the large policy (filling c->large_policy's nodes when it
  * gave none, by the machine's weights), remembering the policies as given for later changes. */
 NH_HIDDEN void mems_init(config_t *c);
+/* After engine_init: mems' fork handlers, which then run before the engine's prepare (an update
+ * may need the engine's locks). 0 or errno. */
+NH_HIDDEN int mems_fork_register(void);
 /* The cpuset now allows allowed: when that changes heap_allowed, resolves the policies again
  * with the kernel's rebind semantics, binds and re-marks regions (regions_update), rebuilds
  * routing (route_update) and bumps mems_epoch. true if anything changed. */

@@ -51,6 +51,7 @@ static bool init_once(void) {
     mems_init(&heap_config); /* the policies over the allowed nodes */
     int e = regions_init(&heap_config, &heap_nodes);
     if (!e) e = engine_init(&heap_config, &heap_nodes);
+    if (!e) e = mems_fork_register();
     if (e) {
         log_warn("warning: initialisation failed (errno %d); using one plain heap\n", e);
         return false;

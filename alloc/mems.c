@@ -10,6 +10,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -110,6 +111,26 @@ static void resolve_all(bool first) {
     }
     unlock_reported();
     large_set(&lp);
+}
+
+/* fork: a child forked while another thread was inside an update or a copy of the reported
+ * policies would find `updating` or the lock taken forever (nh_heap_policy would spin). prepare
+ * waits for both to be free and takes them; parent and child give them back. */
+static void fork_prepare(void) {
+    int expect = 0;
+    while (!__atomic_compare_exchange_n(&updating, &expect, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+        expect = 0;
+    lock_reported();
+}
+
+static void fork_release(void) {
+    unlock_reported();
+    __atomic_store_n(&updating, 0, __ATOMIC_RELEASE);
+}
+
+int mems_fork_register(void) {
+    return pthread_atfork(fork_prepare, fork_release, fork_release);
 }
 
 void mems_init(config_t *c) {

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -364,6 +365,40 @@ static void strict_start_in_a_smaller_cpuset(void **s) {
     free(p);
 }
 
+/* fork while another thread keeps changing the cpuset: a child forked while an update or a
+ * copy of the reported policies was under way must not find their lock taken forever. */
+static _Atomic int churning = 1;
+static void *churn_mems(void *arg) {
+    (void)arg;
+    for (unsigned i = 0; __atomic_load_n(&churning, __ATOMIC_RELAXED); i++) {
+        fake_numa.mems = fake_numa_mask(i % 2 ? "0,2" : "0-3");
+        mems_check();
+    }
+    return NULL;
+}
+
+static void fork_during_cpuset_changes(void **s) {
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, churn_mems, NULL), 0);
+    for (int i = 0; i < 300; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* a lock left taken would hang the child: SIGALRM fails it instead */
+            nh_policy_t p;
+            void *q = malloc(64);
+            free(q);
+            _exit(nh_heap_policy(&p, NULL) == 0 ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("child %d of 300 ended with status %#x", i, status);
+    }
+    __atomic_store_n(&churning, 0, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+}
+
 /* ---- the parent: one child per scenario --------------------------------------------------- */
 static const struct scenario {
     const char *name, *mems;
@@ -417,6 +452,7 @@ static const struct scenario {
      "0-3",
      {"NUMAHEAP_POLICY=preferred:3", "NUMAHEAP_CPUSET_CHECK=off"},
      check_off_never_asks},
+    {"fork_during_cpuset_changes", "0-3", {"NUMAHEAP_POLICY=bind:1-3"}, fork_during_cpuset_changes},
 };
 #define NSCENARIOS (sizeof scenarios / sizeof scenarios[0])
 
