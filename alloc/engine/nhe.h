@@ -52,8 +52,8 @@ enum { SEG_SMALL = 1, SEG_MEDIUM = 2, SEG_LARGE = 3, SEG_HUGE = 4, SEG_ZERO = 5 
 struct heap;
 
 /* Two cache lines: the first is what any thread's free reads (written only when the page is
- * set up, carved or trimmed), the second what the owner writes on every allocation and free, so
- * another thread's frees do not pull the owner's hot line away. */
+ * set up, adopted, carved, trimmed or swept), the second what the owner writes on every
+ * allocation and free, so another thread's frees do not pull the owner's hot line away. */
 typedef struct page {
     uintptr_t key;   /* free-list encoding and double-free mark, random per page */
     uintptr_t start; /* address of block 0 */
@@ -100,6 +100,7 @@ typedef struct page {
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
+_Static_assert(((1u << SMALL_PAGE_SHIFT) >> 4) <= UINT16_MAX, "a page's block counts are 16-bit");
 
 typedef struct segment {
     uintptr_t cookie;        /* address ^ secret: this is one of our segments */
