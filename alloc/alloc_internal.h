@@ -144,6 +144,10 @@ NH_HIDDEN int region_purge(region_t *r, void *addr, size_t size, bool lazy);
 
 /* ---- large.c: objects from NUMAHEAP_LARGE_THRESHOLD up, spread over nodes -------------- */
 NH_HIDDEN extern size_t heap_large_threshold;
+/* heap_large_threshold, read with a relaxed load: tune.c changes it while threads allocate. */
+static inline size_t large_threshold(void) {
+    return __atomic_load_n(&heap_large_threshold, __ATOMIC_RELAXED);
+}
 /* The large policy from now on: p's nodes as resolved over the allowed ones (mems.c). */
 NH_HIDDEN void large_set(const nh_policy_t *p);
 /* Binds a fresh span of the large region by the large policy. */
@@ -267,7 +271,7 @@ NH_HIDDEN int route_swrr_next(route_swrr_t *s); /* -1 when there are no nodes */
 NH_HIDDEN void *bind_spill(size_t size, size_t align, bool zero, int failed);
 /* The node a failed malloc of size was tried on: the thread's home, or -1 for large sizes. */
 static inline int bind_failed_node(size_t size) {
-    return size >= heap_large_threshold ? -1 : nh_tls.home;
+    return size >= large_threshold() ? -1 : nh_tls.home;
 }
 /* nh_malloc_policy's bind: strict (resident on the node, checked) on set's nodes in distance
  * order from the caller's node; NULL with ENOMEM when none has room. */

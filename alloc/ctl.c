@@ -56,7 +56,7 @@ static int get_nodes(value_t *v) { /* the heap's nodes the cpuset allows now */
 
 /* The threshold in force: SIZE_MAX (no object is large) after mallopt(M_MMAP_MAX, 0). */
 static int get_large_threshold(value_t *v) {
-    v->u = __atomic_load_n(&heap_large_threshold, __ATOMIC_RELAXED);
+    v->u = large_threshold();
     return 0;
 }
 

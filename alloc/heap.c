@@ -58,7 +58,7 @@ static bool init_once(void) {
     }
     route_init(&heap_config);
     repair_init(&heap_config);
-    heap_large_threshold = heap_config.large_threshold;
+    __atomic_store_n(&heap_large_threshold, heap_config.large_threshold, __ATOMIC_RELAXED);
     for (int n = mask_next(&heap_nodes, 0); n >= 0 && heap_config.strict;
          n = mask_next(&heap_nodes, n + 1))
         if (region_of_node(n)->bind_errno) heap_check_every_call = true;

@@ -244,8 +244,8 @@ static int first_target(void) {
 }
 
 static void route_decide(thread_state_t *ts) {
-    size_t b =
-        heap_large_threshold - 1 < ROUTE_CHECK_BYTES ? heap_large_threshold - 1 : ROUTE_CHECK_BYTES;
+    size_t t = large_threshold();
+    size_t b = t - 1 < ROUTE_CHECK_BYTES ? t - 1 : ROUTE_CHECK_BYTES;
     ts->budget = heap_check_every_call ? 0 : (ptrdiff_t)b;
     ts->quiet = ROUTE_QUIET_CHECKS;
     if (!heap_ready()) return;

@@ -101,7 +101,9 @@ int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     if (nhe_bin_of(SMALL_MAX) != SMALL_BINS || nhe_bin_size(SMALL_BINS) != SMALL_MAX) return EINVAL;
     span_init(c->decay_ms);
     zero_init(nodes);
-    nhe_fast_max = c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX;
+    __atomic_store_n(&nhe_fast_max,
+                     c->large_threshold <= LARGE_MAX ? c->large_threshold - 1 : LARGE_MAX,
+                     __ATOMIC_RELAXED);
     return pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -255,7 +257,7 @@ void *nhe_malloc_generic(size_t size, bool zero) {
     if (!h) return malloc_failed(size, zero);
     if (size == 0 && (p = zero_alloc(h->node))) return p;
     theap_maybe_sweep(h);
-    if (size >= heap_large_threshold)
+    if (size >= large_threshold())
         p = huge_alloc(region_large(), size, 0, zero);
     else
         p = theap_alloc(h, size, zero);
@@ -269,8 +271,8 @@ void *engine_aligned(size_t align, size_t size) {
     }
     heap_t *h = home_heap();
     if (!h) return failed();
-    void *p = size >= heap_large_threshold ? huge_alloc(region_large(), size, align, false)
-                                           : aligned_from(h, h->region, align, size, false);
+    void *p = size >= large_threshold() ? huge_alloc(region_large(), size, align, false)
+                                        : aligned_from(h, h->region, align, size, false);
     return p ? p : failed();
 }
 
@@ -330,7 +332,7 @@ void *engine_realloc(void *p, size_t size) {
         if (size <= old && (size >= old / 2 || old <= 64)) return p;
         /* growing past the medium classes: a whole-segment span, which keeps growing in place
          * up to its end instead of moving through every large class */
-        if (size > old && size > MEDIUM_MAX && size < heap_large_threshold) {
+        if (size > old && size > MEDIUM_MAX && size < large_threshold()) {
             void *q = huge_alloc(s->region, size, 0, false);
             if (!q) return failed();
             memcpy(q, p, old);
@@ -341,8 +343,8 @@ void *engine_realloc(void *p, size_t size) {
     /* the object keeps its node (or stays interleaved): allocate the copy there */
     void *q;
     if (s->node == NH_NODE_INTERLEAVED)
-        q = size >= heap_large_threshold ? huge_alloc(region_large(), size, 0, false)
-                                         : engine_malloc(size);
+        q = size >= large_threshold() ? huge_alloc(region_large(), size, 0, false)
+                                      : engine_malloc(size);
     else
         q = engine_malloc_node(size, 0, false, s->node);
     if (!q) return failed();
@@ -435,7 +437,7 @@ int engine_node_stats(int node, nh_stats_t *out) {
 
 /* ---- changes at run time (tune.c) --------------------------------------------------------- */
 void engine_large_threshold_changed(void) {
-    size_t t = heap_large_threshold;
+    size_t t = large_threshold();
     __atomic_store_n(&nhe_fast_max, t <= LARGE_MAX ? t - 1 : LARGE_MAX, __ATOMIC_RELAXED);
 }
 

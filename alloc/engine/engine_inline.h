@@ -51,7 +51,7 @@ static inline void *engine_malloc(size_t size) {
     page_t *c;
     if (NH_LIKELY(size <= DIRECT_MAX))
         c = nhe_tls.heap->direct[(size + 15) >> 4];
-    else if (size <= nhe_fast_max)
+    else if (size <= __atomic_load_n(&nhe_fast_max, __ATOMIC_RELAXED)) /* tune.c changes it */
         c = &nhe_tls.heap->cache[nhe_bin_of(size)];
     else
         return nhe_malloc_generic(size, false);

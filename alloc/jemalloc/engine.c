@@ -275,22 +275,22 @@ static void *malloc_large(size_t size, size_t align, bool zero);
 
 void *je_malloc_slow(size_t size) {
     route_slow(&nh_tls);
-    if (size >= heap_large_threshold) return malloc_large(size, 0, false);
+    if (size >= large_threshold()) return malloc_large(size, 0, false);
     return fix_errno(nhje_malloc(size));
 }
 
 void *je_calloc_slow(size_t n, size_t size) {
     route_slow(&nh_tls);
     size_t total;
-    if (!__builtin_mul_overflow(n, size, &total) && total >= heap_large_threshold)
+    if (!__builtin_mul_overflow(n, size, &total) && total >= large_threshold())
         return malloc_large(total, 0, true);
     return fix_errno(nhje_calloc(n, size));
 }
 
 void *engine_aligned(size_t align, size_t size) {
     if (route_charge(ROUTE_NOMINAL_CHARGE)) route_slow(&nh_tls);
-    void *p = size >= heap_large_threshold ? malloc_large(size, align, false)
-                                           : nhje_aligned_alloc(align, size ? size : 1);
+    void *p = size >= large_threshold() ? malloc_large(size, align, false)
+                                        : nhje_aligned_alloc(align, size ? size : 1);
     return fix_errno(p);
 }
 
