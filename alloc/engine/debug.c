@@ -89,7 +89,8 @@ void nhe_heap_check(const heap_t *h) {
         CHECK(h->cache[bin].next == want, "class's current page", h);
     }
     for (const page_t *pg = h->full.first; pg; pg = pg->next)
-        CHECK(pg->in_full && pg->in_use, "page in the full list", pg);
+        CHECK(pg->in_full && pg->in_use && pg->cache == &h->cache[pg->bin], "page in the full list",
+              pg);
     CHECK(h->direct[0] == &nhe_empty_page, "malloc(0) must take the slow path", h);
     for (unsigned i = 1; i < NDIRECT; i++)
         CHECK(h->direct[i] == &h->cache[nhe_bin_of(i * 16)], "direct page table", h);

@@ -243,6 +243,11 @@ static void *aligned_from(heap_t *h, region_t *r, size_t align, size_t size, boo
     return huge_alloc(r, size, align, zero);
 }
 
+void *nhe_overflow(void) {
+    errno = ENOMEM;
+    return NULL;
+}
+
 /* malloc's and calloc's failure: under bind, the other bound nodes first (engine.h), so the
  * inline paths' slow calls are tail calls with nothing to test on the way back. */
 static void *malloc_failed(size_t size, bool zero) {

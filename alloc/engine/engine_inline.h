@@ -10,6 +10,7 @@
 #include "nhe.h"
 
 NH_HIDDEN void *nhe_malloc_generic(size_t size, bool zero);
+NH_HIDDEN void *nhe_overflow(void); /* calloc's n * size overflowed: NULL, ENOMEM, no retry */
 NH_HIDDEN void nhe_free_slow(void *p);
 
 /* The end of every owner's free: one block fewer in use; a page that empties (unless it is the
@@ -72,7 +73,7 @@ static inline void *engine_malloc(size_t size) {
 
 static inline void *engine_calloc(size_t n, size_t size) {
     size_t total;
-    if (__builtin_mul_overflow(n, size, &total)) return nhe_malloc_generic(SIZE_MAX, true);
+    if (__builtin_mul_overflow(n, size, &total)) return nhe_overflow();
     if (NH_LIKELY(total <= DIRECT_MAX)) {
         void *p = nhe_class_pop(nhe_tls.heap->direct[(total + 15) >> 4]);
         if (NH_LIKELY(p != NULL)) {

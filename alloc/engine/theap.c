@@ -308,6 +308,9 @@ static page_t *page_fresh(heap_t *h, unsigned bin) {
 /* Takes s (exclusively held) over into h: its pages go into h's queues. */
 static void adopt(heap_t *h, segment_t *s) {
     NHE_DEBUG_CHECK(2, nhe_segment_check(s));
+    /* where the new owner's frees go, before it is the owner (a free from a signal handler) */
+    for (uint32_t i = 0; i < s->npages; i++)
+        if (s->pages[i].in_use) s->pages[i].cache = &h->cache[s->pages[i].bin];
     __atomic_store_n(&s->heap, h, __ATOMIC_RELEASE);
     __atomic_store_n(&s->owner, h->owner, __ATOMIC_RELEASE);
     s->next = s->prev = NULL;
@@ -317,7 +320,6 @@ static void adopt(heap_t *h, segment_t *s) {
         if (!pg->in_use) continue;
         pg->in_full = 0;
         pg->is_cur = 0; /* of the heap that left it */
-        pg->cache = &h->cache[pg->bin];
         page_clear_full(pg);
         page_collect(pg);
         if (pg->used == 0) {
@@ -519,7 +521,12 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         return;
     }
     /* the cache holds blocks of other threads: they must go home now and then */
-    /* a full one sends them home first (every list page's class has a cache: no limit is 0) */
+    /* a full one sends them home first (every list page's class has a cache, so a limit of 0
+     * is not expected; it would wrap the room) */
+    if (NH_UNLIKELY(h->cache[pg->bin].reserved == 0)) {
+        theap_free_remote(s, pg, b);
+        return;
+    }
     if (h->cache[pg->bin].used == 0) cache_flush(h, pg->bin);
     cache_push(h, pg, b);
 }
