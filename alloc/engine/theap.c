@@ -520,13 +520,14 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         theap_free_remote(s, pg, b);
         return;
     }
-    /* the cache holds blocks of other threads: they must go home now and then */
-    /* a full one sends them home first (every list page's class has a cache, so a limit of 0
-     * is not expected; it would wrap the room) */
+    /* every list page's class has a cache: a limit of 0 is not expected, and would wrap the
+     * room below */
     if (NH_UNLIKELY(h->cache[pg->bin].reserved == 0)) {
         theap_free_remote(s, pg, b);
         return;
     }
+    /* the cache holds blocks of other threads, which must go home now and then: a full one
+     * sends them home first */
     if (h->cache[pg->bin].used == 0) cache_flush(h, pg->bin);
     cache_push(h, pg, b);
 }
