@@ -97,6 +97,7 @@ static tld_t *tld_get(void) {
 
 /* A class's cache limit: about CACHE_BYTES of blocks, at most CACHE_MAX, and none for the
  * blocks above MEDIUM_MAX (a handful would be megabytes; their canary needs them in the page) */
+_Static_assert(CACHE_BYTES / MEDIUM_MAX >= 1, "every class up to MEDIUM_MAX has a cache of room");
 static uint32_t cache_limit(unsigned bin) {
     if (bin == 0 || nhe_bin_size(bin) > MEDIUM_MAX) return 0;
     size_t n = CACHE_BYTES / nhe_bin_size(bin);
@@ -520,14 +521,8 @@ void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
         theap_free_remote(s, pg, b);
         return;
     }
-    /* every list page's class has a cache: a limit of 0 is not expected, and would wrap the
-     * room below */
-    if (NH_UNLIKELY(h->cache[pg->bin].reserved == 0)) {
-        theap_free_remote(s, pg, b);
-        return;
-    }
     /* the cache holds blocks of other threads, which must go home now and then: a full one
-     * sends them home first */
+     * sends them home first (a list page's class always has a cache: see cache_limit) */
     if (h->cache[pg->bin].used == 0) cache_flush(h, pg->bin);
     cache_push(h, pg, b);
 }
