@@ -252,9 +252,14 @@ static segment_t *segment_new(heap_t *h, uint32_t kind) {
     return s;
 }
 
-/* Frees a page slot of an owned (or exclusively held) segment; false if the segment went too. */
+/* Frees a page slot of an owned (or exclusively held) segment and gives its memory back now,
+ * not when the whole segment goes: a program whose classes peak at different times would
+ * otherwise hold every class's peak, and one whose threads come and go would hold every exited
+ * thread's pages in the segments that others adopt. False if the segment went too. */
 static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
     segment_t **from = h ? seg_list(h, s) : NULL;
+    size_t idx = (size_t)(pg - s->pages);
+    uintptr_t lo = (pg->start + NH_PAGE - 1) & ~(NH_PAGE - 1), hi = nhe_page_base(s, idx + 1);
     NHE_STORE(pg->in_use, 0);
     NHE_STORE(pg->capacity, 0);
     pg->free = NULL;
@@ -268,6 +273,8 @@ static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
         }
         seg_link(seg_list(h, s), s);
     }
+    /* a detached segment left with no pages is released by its caller */
+    if (s->used_pages && hi > lo) region_purge(s->region, (void *)lo, hi - lo, false);
     return true;
 }
 
@@ -278,12 +285,7 @@ static void page_release(heap_t *h, segment_t *s, page_t *pg) {
     pq_remove(q, pg);
     if (was_first && !pg->in_full) set_current(h, pg->bin);
     pg->in_full = 0;
-    /* the slot's memory goes back now, not when its whole segment does: a program whose
-     * classes peak at different times would otherwise hold every class's peak */
-    size_t idx = (size_t)(pg - s->pages);
-    uintptr_t from = (pg->start + NH_PAGE - 1) & ~(NH_PAGE - 1);
-    uintptr_t to = nhe_page_base(s, idx + 1);
-    if (slot_free(h, s, pg) && to > from) region_purge(s->region, (void *)from, to - from, false);
+    slot_free(h, s, pg);
 }
 
 static page_t *page_fresh(heap_t *h, unsigned bin) {
