@@ -35,7 +35,7 @@
 #define LARGE_MAX         (1u << 20)
 #define DIRECT_MAX        1024u /* sizes served by the direct page table */
 #define NDIRECT           (DIRECT_MAX / 16 + 1)
-#define NBINS             61 /* size classes 1..60; 0 unused */
+#define NBINS             61 /* size classes 1..60; 0 unused (a set of classes fits 64 bits) */
 #define SMALL_BINS        32 /* classes 1..32 are small (list pages), the rest bitmap pages */
 #define MAX_PAGES         64
 #define TF_FULL           ((uintptr_t)1) /* thread_free flag: page is in the full list */
@@ -100,6 +100,7 @@ typedef struct page {
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
+_Static_assert(NBINS <= 64, "a set of classes is a uint64_t");
 _Static_assert(((1u << SMALL_PAGE_SHIFT) >> 4) <= UINT16_MAX, "a page's block counts are 16-bit");
 
 typedef struct segment {
@@ -145,6 +146,12 @@ static inline uintptr_t nhe_seg_base(const segment_t *s) {
 /* The first byte of page slot idx of s (page 0's blocks start after the header). */
 static inline uintptr_t nhe_page_base(const segment_t *s, size_t idx) {
     return nhe_seg_base(s) + (idx << s->page_shift);
+}
+
+/* The first byte of page slot idx's blocks: page 0's start after the segment's header. */
+static inline uintptr_t nhe_slot_start(const segment_t *s, size_t idx) {
+    if (idx) return nhe_page_base(s, idx);
+    return nhe_seg_base(s) + (s->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
 }
 
 typedef struct page_queue {
@@ -376,6 +383,8 @@ NH_HIDDEN void theap_free_bits_remote(segment_t *seg, page_t *pg, uint32_t i);
 NH_HIDDEN void theap_maybe_sweep(heap_t *h);
 NH_HIDDEN void theap_thread_exit(void);
 NH_HIDDEN void theap_leave_slot(int slot); /* the thread moved off this node */
+/* Remote frees into the region's abandoned segments collected, their empty pages freed and
+ * given back, the segments left empty released. */
 NH_HIDDEN void theap_collect_abandoned(region_t *r);
 NH_HIDDEN size_t theap_trim_mine(void);
 NH_HIDDEN unsigned theap_count(int node);

@@ -27,10 +27,8 @@ uintptr_t nhe_page_key(const page_t *pg) {
 
 void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     size_t idx = (size_t)(pg - seg->pages);
-    uintptr_t base = nhe_page_base(seg, idx);
+    uintptr_t base = nhe_slot_start(seg, idx);
     uintptr_t end = nhe_page_base(seg, idx + 1);
-    if (idx == 0)
-        base = nhe_seg_base(seg) + (seg->kind == SEG_SMALL ? SMALL_HEADER : MEDIUM_HEADER);
     uint32_t bs = (uint32_t)nhe_bin_size(bin);
     pg->free = NULL;
     pg->local_bits = 0;

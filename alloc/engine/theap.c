@@ -222,7 +222,17 @@ static void seg_link(segment_t **list, segment_t *s) {
     *list = s;
 }
 
+/* Gives back every page slot's memory between from and to (slot indices). */
+static void slots_purge(segment_t *s, size_t from, size_t to) {
+    uintptr_t lo = (nhe_slot_start(s, from) + NH_PAGE - 1) & ~(NH_PAGE - 1);
+    region_purge(s->region, (void *)lo, nhe_page_base(s, to) - lo, false);
+}
+
+/* A free segment waits in the span cache for reuse, but only its header stays resident: its
+ * pages' memory goes back with one call here rather than one per page. (An exited thread's
+ * segment is not released but abandoned with a page of each class kept: see collect_detached.) */
 static void segment_release(segment_t *s) {
+    slots_purge(s, 0, s->npages);
     span_unregister(s);
     __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
     s->cookie = 0;
@@ -259,7 +269,6 @@ static segment_t *segment_new(heap_t *h, uint32_t kind) {
 static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
     segment_t **from = h ? seg_list(h, s) : NULL;
     size_t idx = (size_t)(pg - s->pages);
-    uintptr_t lo = (pg->start + NH_PAGE - 1) & ~(NH_PAGE - 1), hi = nhe_page_base(s, idx + 1);
     NHE_STORE(pg->in_use, 0);
     NHE_STORE(pg->capacity, 0);
     pg->free = NULL;
@@ -273,8 +282,7 @@ static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
         }
         seg_link(seg_list(h, s), s);
     }
-    /* a detached segment left with no pages is released by its caller */
-    if (s->used_pages && hi > lo) region_purge(s->region, (void *)lo, hi - lo, false);
+    if (s->used_pages) slots_purge(s, idx, idx + 1); /* else the caller releases s */
     return true;
 }
 
@@ -325,10 +333,15 @@ static void adopt(heap_t *h, segment_t *s) {
         pg->is_cur = 0; /* of the heap that left it */
         page_clear_full(pg);
         page_collect(pg);
-        if (pg->used == 0) {
+        /* An empty page is kept, resident, only as the heap's first of its class: a thread
+         * that starts where one exited most likely runs what it did (freeing every empty page
+         * here made thread churn several times slower), while more empty pages of a class
+         * the heap already has would only wait for the sweep (larson's peak RSS +20%). */
+        if (pg->used == 0 && h->bins[pg->bin].first) {
             if (!slot_free(h, s, pg)) return;
             continue;
         }
+        pg->sweep_mark = 0;
         pq_push_back(&h->bins[pg->bin], pg);
         if (h->bins[pg->bin].first == pg) set_current(h, pg->bin);
     }
@@ -341,20 +354,28 @@ static bool adopt_one(heap_t *h) {
     return true;
 }
 
-/* Collects an exclusively held segment's remote frees; false if it is now free and gone. */
-static bool collect_detached(segment_t *s) {
+/* Collects an exclusively held segment's remote frees; false if it is now free and gone. Its
+ * empty pages are freed and their memory given back, except, with kept (at abandon), the first
+ * of each class not in *kept yet: a thread that starts where one exited most likely runs what
+ * it did, and adopts them resident (giving back every one made thread churn 6 times slower). */
+static bool collect_detached(segment_t *s, uint64_t *kept) {
     for (uint32_t i = 0; i < s->npages; i++) {
         page_t *pg = &s->pages[i];
         if (!pg->in_use) continue;
         page_collect(pg);
-        if (pg->used == 0) slot_free(NULL, s, pg);
+        if (pg->used) continue;
+        uint64_t bit = (uint64_t)1 << pg->bin;
+        if (kept && !(*kept & bit))
+            *kept |= bit;
+        else
+            slot_free(NULL, s, pg);
     }
     if (s->used_pages) return true;
     segment_release(s);
     return false;
 }
 
-static void abandon_segment(segment_t *s) {
+static void abandon_segment(segment_t *s, uint64_t *kept) {
     NHE_DEBUG_CHECK(2, nhe_segment_check(s));
     __atomic_store_n(&s->heap, NULL, __ATOMIC_RELEASE);
     __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
@@ -364,7 +385,7 @@ static void abandon_segment(segment_t *s) {
         pg->in_full = 0;
     }
     s->next = s->prev = NULL;
-    if (collect_detached(s)) span_abandon(s);
+    if (collect_detached(s, kept)) span_abandon(s);
 }
 
 static void cache_flush_all(heap_t *h);
@@ -373,10 +394,11 @@ static void heap_abandon(heap_t *h, int slot) {
     cache_flush_all(h);
     segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
                            h->segs_full};
+    uint64_t kept = 0;
     for (int l = 0; l < 4; l++)
         for (segment_t *s = lists[l], *next; s; s = next) {
             next = s->next;
-            abandon_segment(s);
+            abandon_segment(s, &kept);
         }
     pool_acquire();
     __atomic_fetch_sub(&heaps_on_slot[slot], 1, __ATOMIC_RELAXED);
@@ -388,7 +410,7 @@ static void heap_abandon(heap_t *h, int slot) {
 void theap_collect_abandoned(region_t *r) {
     segment_t *keep = NULL;
     for (segment_t *s; (s = span_take_abandoned(r));)
-        if (collect_detached(s)) {
+        if (collect_detached(s, NULL)) {
             s->next = keep;
             keep = s;
         }
