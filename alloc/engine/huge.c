@@ -41,7 +41,7 @@ void *huge_alloc(region_t *r, size_t size, size_t align, bool zero) {
 void huge_free(segment_t *s) {
     span_unregister(s);
     s->cookie = 0; /* a second free of the object is now an invalid one */
-    span_free(s->region, s->span_base, s->nsegs);
+    span_free(s->region, s->span_base, s->nsegs, true);
 }
 
 segment_t *huge_aligned_header(uintptr_t p) {

@@ -1,9 +1,9 @@
-/* Pages: one size class each, carved into blocks lazily (a few KiB at a time, so a fresh page
- * costs what is used), with two free lists: free (the owner's frees go onto its front, so hot
- * blocks are reused first) and thread_free (other threads' frees, an atomic stack,
- * taken when free runs dry). Links are stored
- * xor-ed with the page's random key and checked to stay inside the page when followed, so an
- * overflow into a free block cannot steer an allocation elsewhere. */
+/* Pages: one size class each, carved into blocks lazily (at most 4 KiB or one block at a time,
+ * so a fresh page costs what is used), with two free lists: free (the owner's frees go onto its
+ * front, so hot blocks are reused first) and thread_free (other threads' frees, an atomic stack,
+ * taken when free runs dry). Links are stored xor-ed with the page's random key and checked to
+ * stay inside the page when followed, so an overflow into a free block cannot steer an
+ * allocation elsewhere. */
 #include "nhe.h"
 
 #include <stdlib.h>

@@ -1,8 +1,10 @@
 /* Spans of whole segments, per region: carved from the region's bump pointer, returned to a
  * per-region cache when free, and reused from there best-fit (resident spans first, splitting a
- * larger one if needed). A cached span stays resident for the decay delay, so a program that
- * frees and allocates large objects reuses hot memory; after that it is purged (MADV_DONTNEED,
- * or decommitted under explicit commit) but kept for its address space. The cache also holds
+ * larger one if needed). A huge object's span stays resident for the decay delay, so a program
+ * that frees and allocates large objects reuses hot memory; after that it is purged
+ * (MADV_DONTNEED, or decommitted under explicit commit) but kept for its address space. A
+ * freed segment of pages is purged as it comes back: what it held was small blocks, reused
+ * page by page while it lived, not the whole span at once. The cache also holds
  * the region's registry of live segments (statistics, trim) and its abandoned segments. */
 #include "nhe.h"
 
@@ -218,11 +220,12 @@ static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs,
         __atomic_store_n(&c->resident, c->resident + size, __ATOMIC_RELAXED);
 }
 
-void span_free(region_t *r, uintptr_t addr, uint32_t nsegs) {
+void span_free(region_t *r, uintptr_t addr, uint32_t nsegs, bool keep_hot) {
     span_cache_t *c = cache_of(r);
+    uint32_t state = keep_hot ? SPAN_RESIDENT : purge(r, addr, (size_t)nsegs << SEG_SHIFT);
     uint64_t now = nhe_now_ms();
     lock(&c->lock);
-    insert(r, c, addr, nsegs, SPAN_RESIDENT, now);
+    insert(r, c, addr, nsegs, state, now);
     decay(r, c, now, decay_ms == 0);
     unlock(&c->lock);
 }

@@ -222,21 +222,14 @@ static void seg_link(segment_t **list, segment_t *s) {
     *list = s;
 }
 
-/* Gives back every page slot's memory between from and to (slot indices). */
-static void slots_purge(segment_t *s, size_t from, size_t to) {
-    uintptr_t lo = (nhe_slot_start(s, from) + NH_PAGE - 1) & ~(NH_PAGE - 1);
-    region_purge(s->region, (void *)lo, nhe_page_base(s, to) - lo, false);
-}
-
-/* A free segment waits in the span cache for reuse, but only its header stays resident: its
- * pages' memory goes back with one call here rather than one per page. (An exited thread's
- * segment is not released but abandoned with a page of each class kept: see collect_detached.) */
+/* A free segment's memory goes back now, in one call rather than one per page, and the span
+ * cache knows it is not resident. (An exited thread's segment is not released but abandoned
+ * with a page of each class kept resident: see collect_detached.) */
 static void segment_release(segment_t *s) {
-    slots_purge(s, 0, s->npages);
     span_unregister(s);
     __atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
     s->cookie = 0;
-    span_free(s->region, nhe_seg_base(s), 1);
+    span_free(s->region, nhe_seg_base(s), 1, false);
 }
 
 static segment_t *segment_new(heap_t *h, uint32_t kind) {
@@ -282,7 +275,10 @@ static bool slot_free(heap_t *h, segment_t *s, page_t *pg) {
         }
         seg_link(seg_list(h, s), s);
     }
-    if (s->used_pages) slots_purge(s, idx, idx + 1); /* else the caller releases s */
+    if (s->used_pages) { /* else the caller releases s, memory and all */
+        uintptr_t lo = (nhe_slot_start(s, idx) + NH_PAGE - 1) & ~(NH_PAGE - 1);
+        region_purge(s->region, (void *)lo, nhe_page_base(s, idx + 1) - lo, false);
+    }
     return true;
 }
 
@@ -316,6 +312,11 @@ static page_t *page_fresh(heap_t *h, unsigned bin) {
 }
 
 /* ---- abandoning and adopting ------------------------------------------------------------- */
+static void adopt_page(heap_t *h, page_t *pg) {
+    pq_push_back(&h->bins[pg->bin], pg);
+    if (h->bins[pg->bin].first == pg) set_current(h, pg->bin);
+}
+
 /* Takes s (exclusively held) over into h: its pages go into h's queues. */
 static void adopt(heap_t *h, segment_t *s) {
     NHE_DEBUG_CHECK(2, nhe_segment_check(s));
@@ -331,19 +332,23 @@ static void adopt(heap_t *h, segment_t *s) {
         if (!pg->in_use) continue;
         pg->in_full = 0;
         pg->is_cur = 0; /* of the heap that left it */
+        pg->sweep_mark = 0;
         page_clear_full(pg);
         page_collect(pg);
-        /* An empty page is kept, resident, only as the heap's first of its class: a thread
-         * that starts where one exited most likely runs what it did (freeing every empty page
-         * here made thread churn several times slower), while more empty pages of a class
-         * the heap already has would only wait for the sweep (larson's peak RSS +20%). */
-        if (pg->used == 0 && h->bins[pg->bin].first) {
-            if (!slot_free(h, s, pg)) return;
-            continue;
-        }
-        pg->sweep_mark = 0;
-        pq_push_back(&h->bins[pg->bin], pg);
-        if (h->bins[pg->bin].first == pg) set_current(h, pg->bin);
+        if (pg->used) adopt_page(h, pg);
+    }
+    /* An empty page is kept, resident, only as the heap's first of its class, behind the
+     * partly used ones: a thread that starts where one exited most likely runs what it did
+     * (freeing every empty page here made thread churn several times slower), while more empty
+     * pages of a class the heap already has would only wait for the sweep (larson's peak RSS
+     * +20%). */
+    for (uint32_t i = 0; i < s->npages; i++) {
+        page_t *pg = &s->pages[i];
+        if (!pg->in_use || pg->used) continue;
+        if (!h->bins[pg->bin].first)
+            adopt_page(h, pg);
+        else if (!slot_free(h, s, pg))
+            return;
     }
 }
 
@@ -394,7 +399,14 @@ static void heap_abandon(heap_t *h, int slot) {
     cache_flush_all(h);
     segment_t *lists[4] = {h->avail[SEG_SMALL], h->avail[SEG_MEDIUM], h->avail[SEG_LARGE],
                            h->segs_full};
+    /* no empty page is kept for a class the heap still has live blocks of: the thread that
+     * adopts those pages has room there (see collect_detached) */
     uint64_t kept = 0;
+    for (unsigned bin = 1; bin < NBINS; bin++)
+        for (page_t *pg = h->bins[bin].first; pg; pg = pg->next)
+            if (pg->used) kept |= (uint64_t)1 << bin;
+    for (page_t *pg = h->full.first; pg; pg = pg->next)
+        kept |= (uint64_t)1 << pg->bin;
     for (int l = 0; l < 4; l++)
         for (segment_t *s = lists[l], *next; s; s = next) {
             next = s->next;
