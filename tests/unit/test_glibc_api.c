@@ -565,7 +565,8 @@ static void *fill_and_exit(void *arg) {
 
 /* An exited thread's empty pages go back at its exit, not when its segments do: larson's
  * threads each left their empty pages resident in segments still holding a few live blocks
- * (one page of each class stays, for the thread that starts next). Decay is off (CMakeLists). */
+ * (a page of each class and one empty segment stay, for the thread that starts next; decay is
+ * off: CMakeLists). */
 static void exited_threads_pages_go_back(void **s) {
     (void)s;
     if (!numaheap_engine()) skip(); /* jemalloc's decay gives them back */
@@ -577,7 +578,7 @@ static void exited_threads_pages_go_back(void **s) {
     assert_int_equal(pthread_join(t, &kept), 0);
     uint64_t after = rss_bytes();
     assert_true(filled > before + (12u << 20));
-    assert_true(after < before + (2u << 20));
+    assert_in_range(after, 0, before + (2u << 20)); /* 0.7 MiB here, 0.5 of it p[] */
     free(kept);
 }
 
