@@ -299,7 +299,8 @@ NH_HIDDEN void span_init(size_t decay_ms);
 /* A SEG_SIZE-aligned span of nsegs segments of r; *zero says whether it is known zero. */
 NH_HIDDEN uintptr_t span_alloc(region_t *r, uint32_t nsegs, bool *zero);
 /* Back into the cache: resident for the decay delay if keep_hot (a huge object's span, likely
- * reused whole), else its memory given back now (a segment whose pages went already). */
+ * reused whole, or a segment freed as a thread starts or exits, for the next thread), else its
+ * memory given back now (a segment the sweep or a trim found free). */
 NH_HIDDEN void span_free(region_t *r, uintptr_t addr, uint32_t nsegs, bool keep_hot);
 NH_HIDDEN void span_decay(region_t *r); /* purges what outlived the decay delay */
 NH_HIDDEN void span_register(segment_t *seg);

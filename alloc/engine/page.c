@@ -76,7 +76,7 @@ void page_extend(page_t *pg) {
     }
     /* at most a few KiB at a time, or one block: carving writes every carved block, so a
      * batch of big blocks would make memory resident that the program never asked for (16
-     * blocks of 1-8 KiB were three quarters of glibc-thread's peak RSS) */
+     * blocks of 1-8 KiB were three quarters of each of glibc-thread's threads' segments) */
     uint32_t n = pg->reserved - pg->capacity, max = EXTEND_BYTES / pg->block_size;
     if (max < 1) max = 1;
     if (n > max) n = max;

@@ -2,9 +2,10 @@
  * per-region cache when free, and reused from there best-fit (resident spans first, splitting a
  * larger one if needed). A huge object's span stays resident for the decay delay, so a program
  * that frees and allocates large objects reuses hot memory; after that it is purged
- * (MADV_DONTNEED, or decommitted under explicit commit) but kept for its address space. A
- * freed segment of pages is purged as it comes back: what it held was small blocks, reused
- * page by page while it lived, not the whole span at once. The cache also holds
+ * (MADV_DONTNEED, or decommitted under explicit commit) but kept for its address space. So does
+ * a segment freed as a thread starts or exits, for the next thread; one the sweep or a trim
+ * found free is purged as it comes back (its pages were reused one by one while it lived, not
+ * the span at once). The cache also holds
  * the region's registry of live segments (statistics, trim) and its abandoned segments. */
 #include "nhe.h"
 
