@@ -60,6 +60,10 @@ NH_HIDDEN void log_init(void);
 NH_HIDDEN int log_fd_get(void);
 NH_HIDDEN const char *log_prog_name(void);
 
+/* ---- clock.c ----------------------------------------------------------------------------- */
+/* CLOCK_MONOTONIC_COARSE in milliseconds, from the vDSO without libc's wrapper. */
+NH_HIDDEN uint64_t nh_clock_ms(void);
+
 /* ---- os.c: the only mmap/mprotect/madvise calls, behind a seam for tests ---------------- */
 typedef struct os_hooks {
     void *(*reserve)(size_t size, bool writable); /* NULL on failure */

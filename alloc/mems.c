@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 unsigned mems_epoch;
 
@@ -200,16 +199,10 @@ int mems_check(void) {
     return 0;
 }
 
-static uint64_t coarse_ms(void) {
-    struct timespec ts; /* the coarse clock: a vDSO read, no system call */
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void mems_poll(void) {
     unsigned every = __atomic_load_n(&check_ms, __ATOMIC_RELAXED);
     if (!every || __atomic_load_n(&heap_state, __ATOMIC_ACQUIRE) != HEAP_READY) return;
-    uint64_t now = coarse_ms(), next = __atomic_load_n(&next_check_ms, __ATOMIC_RELAXED);
+    uint64_t now = nh_clock_ms(), next = __atomic_load_n(&next_check_ms, __ATOMIC_RELAXED);
     if (now < next || !__atomic_compare_exchange_n(&next_check_ms, &next, now + every, false,
                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return;        /* not yet, or another thread is looking */

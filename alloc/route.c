@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 __thread thread_state_t nh_tls
     __attribute__((tls_model("initial-exec"))) = {.home = -1, .bound = -1, .last_cpu = -1};
@@ -25,9 +27,10 @@ static unsigned reroute_checks;
 #define SPREAD_MAX (NH_MAX_SLOTS * 255)
 static int16_t spread_seq[SPREAD_MAX];
 static unsigned spread_len, spread_ticket;
-/* For non-interleave policies: the node a thread running on each CPU should use, so the
- * periodic check is getcpu and one load. */
-static int16_t cpu_target[NH_MAX_CPUS];
+/* For non-interleave policies: the node + 1 a thread running on each CPU should use (0: none),
+ * so the periodic check is getcpu and one load. Only the machine's CPUs are ever written: the
+ * rest of the table stays in zero pages. */
+static int16_t cpu_target1[NH_MAX_CPUS];
 
 static int target_node(int cpu_node);
 
@@ -85,9 +88,8 @@ static void build_tables(void) {
         spread_seq[i] = (int16_t)route_swrr_next(&order);
     __atomic_store_n(&spread_len, len, __ATOMIC_RELAXED);
     const topo_t *t = topo_get();
-    for (int cpu = 0; cpu < NH_MAX_CPUS; cpu++)
-        cpu_target[cpu] =
-            (int16_t)(spreads() || cpu > t->max_cpu ? -1 : target_node(t->cpu_node[cpu]));
+    for (int cpu = 0; cpu <= t->max_cpu && cpu < NH_MAX_CPUS; cpu++)
+        cpu_target1[cpu] = (int16_t)(spreads() ? 0 : target_node(topo_cpu_node(t, cpu)) + 1);
 }
 
 /* route_policy: the small-object policy as it applies now. */
@@ -113,7 +115,7 @@ void route_update(void) {
 /* Node of the CPU this thread runs on now (rseq-backed getcpu). */
 static int route_cpu_node(void) {
     int cpu = sched_getcpu();
-    return cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : topo_get()->cpu_node[cpu];
+    return topo_cpu_node(topo_get(), cpu);
 }
 
 static int cpu_now(void) {
@@ -161,12 +163,15 @@ int route_by_distance(int from, const nh_nodemask_t *set, int *out, int max) {
 /* The one node the thread's CPU affinity covers, or -1. */
 static int affinity_node(void) {
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set)) return -1;
+    /* the system call, not libc's wrapper: a text page of libc no other call of ours maps (see
+     * clock.c). The kernel writes only the bytes of its own mask. */
+    CPU_ZERO(&set);
+    if (syscall(SYS_sched_getaffinity, 0, sizeof set, &set) < 0) return -1;
     const topo_t *t = topo_get();
     int node = -1;
     for (int cpu = 0; cpu < CPU_SETSIZE && cpu <= t->max_cpu; cpu++) {
         if (!CPU_ISSET(cpu, &set)) continue;
-        int n = t->cpu_node[cpu];
+        int n = topo_cpu_node(t, cpu);
         if (node >= 0 && n != node) return -1;
         node = n;
     }
@@ -274,7 +279,7 @@ static void route_decide(thread_state_t *ts) {
         ts->last_cpu = cpu;
         return;
     }
-    int want = cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : cpu_target[cpu];
+    int want = cpu < 0 || cpu >= NH_MAX_CPUS ? -1 : cpu_target1[cpu] - 1;
     if (want < 0 || want == ts->home) {
         ts->strikes = 0;
         ts->last_cpu = cpu; /* until the thread runs elsewhere, nothing to check */

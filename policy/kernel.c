@@ -9,6 +9,7 @@
 #include <numaif.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,7 +62,8 @@ static void probe(nh_caps_t *c) {
     topo_usable(topo_get(), &usable);
     mask_zero(&one);
     nh_nodemask_set(&one, mask_next(&usable, 0) < 0 ? 0 : mask_next(&usable, 0));
-    long pg = sysconf(_SC_PAGESIZE);
+    long pg = (long)getauxval(AT_PAGESZ); /* sysconf's text page is one more libc maps */
+    if (pg <= 0) pg = 4096;
     void *page = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return;
     int e = kernel_mbind(page, (size_t)pg, MPOL_DEFAULT, NULL, 0);

@@ -59,7 +59,8 @@ typedef struct topo {
     int max_node; /* highest possible node */
     int max_cpu;  /* highest cpu seen in any node's cpulist, -1 if none */
     nh_nodemask_t possible, online, memory, cpus, allowed;
-    int16_t cpu_node[NH_MAX_CPUS];
+    /* each CPU's node + 1, 0 for none: a table left zero costs no memory until a CPU is set */
+    int16_t cpu_node1[NH_MAX_CPUS];
     uint16_t node_ncpus[NH_MAX_NODES];
     uint64_t mem_total[NH_MAX_NODES];
     uint64_t mem_free[NH_MAX_NODES];
@@ -70,6 +71,11 @@ typedef struct topo {
     nh_nodemask_t inherited_nodes;
     int kernel_errno; /* errno of get_mempolicy when it failed (seccomp), else 0 */
 } topo_t;
+
+/* The node of cpu in t, -1 if it is in no node's list or out of range. */
+static inline int topo_cpu_node(const topo_t *t, int cpu) {
+    return cpu >= 0 && cpu < NH_MAX_CPUS ? t->cpu_node1[cpu] - 1 : -1;
+}
 
 /* Read a sysfs node directory (normally /sys/devices/system/node) into t. With query_kernel,
  * also ask the kernel for mems_allowed and the inherited policy; otherwise allowed = online

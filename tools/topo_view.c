@@ -54,7 +54,7 @@ void cli_topo_nodes(nh_nodemask_t *online, nh_nodemask_t *memory, nh_nodemask_t 
 int cli_topo_node_of_cpu(int cpu) {
     const topo_t *t = faked();
     if (!t) return nh_node_of_cpu(cpu);
-    return cpu >= 0 && cpu < NH_MAX_CPUS ? t->cpu_node[cpu] : -1;
+    return topo_cpu_node(t, cpu);
 }
 
 /* As nh_node_distance: -1 for a node offline or beyond the distance table. */

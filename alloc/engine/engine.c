@@ -87,7 +87,7 @@ static void *zero_alloc(int node) {
 int engine_init(const config_t *c, const nh_nodemask_t *nodes) {
     uintptr_t s = 0;
     if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
-        s = (uintptr_t)&s ^ ((uintptr_t)getpid() << 32) ^ nhe_now_ms() * 0x9e3779b97f4a7c15ull;
+        s = (uintptr_t)&s ^ ((uintptr_t)getpid() << 32) ^ nh_clock_ms() * 0x9e3779b97f4a7c15ull;
     nhe_secret = s | 1;
     for (unsigned b = 1; b < NBINS; b++) {
         size_t size = b <= 8 ? b * 16 : 0;

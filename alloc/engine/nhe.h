@@ -422,6 +422,5 @@ NH_HIDDEN void nhe_heap_check(const heap_t *h); /* level 3, every 16th slow call
 
 /* ---- engine.c ----------------------------------------------------------------------------- */
 NH_HIDDEN segment_t *nhe_segment_checked(const void *p, const char *op); /* or fatal */
-NH_HIDDEN uint64_t nhe_now_ms(void);
 
 #endif

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #define SPANS_MAX      1024
 #define RESIDENT_LIMIT (256ul << 20) /* cached resident bytes per region before early purge */
@@ -39,12 +38,6 @@ typedef struct span_cache {
 
 static span_cache_t caches[NH_MAX_SLOTS + 1];
 static uint64_t decay_ms;
-
-uint64_t nhe_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void lock(_Atomic int *l) {
     while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
@@ -224,7 +217,7 @@ static void insert(region_t *r, span_cache_t *c, uintptr_t addr, uint32_t nsegs,
 void span_free(region_t *r, uintptr_t addr, uint32_t nsegs, bool keep_hot) {
     span_cache_t *c = cache_of(r);
     uint32_t state = keep_hot ? SPAN_RESIDENT : purge(r, addr, (size_t)nsegs << SEG_SHIFT);
-    uint64_t now = nhe_now_ms();
+    uint64_t now = nh_clock_ms();
     lock(&c->lock);
     insert(r, c, addr, nsegs, state, now);
     decay(r, c, now, decay_ms == 0);
@@ -235,7 +228,7 @@ void span_decay(region_t *r) {
     span_cache_t *c = cache_of(r);
     if (!__atomic_load_n(&c->resident, __ATOMIC_RELAXED)) return;
     lock(&c->lock);
-    decay(r, c, nhe_now_ms(), false);
+    decay(r, c, nh_clock_ms(), false);
     unlock(&c->lock);
 }
 
@@ -247,7 +240,7 @@ size_t span_trim(void) {
         if (!r) continue;
         lock(&c->lock);
         size_t before = c->resident;
-        decay(r, c, nhe_now_ms(), true);
+        decay(r, c, nh_clock_ms(), true);
         given += before - c->resident;
         unlock(&c->lock);
     }

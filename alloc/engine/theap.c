@@ -131,7 +131,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         c->used = c->reserved; /* room for that many */
     }
     h->owner = t->id;
-    h->last_sweep_ms = nhe_now_ms(); /* a short-lived thread never sweeps */
+    h->last_sweep_ms = nh_clock_ms(); /* a short-lived thread never sweeps */
     h->node = region_map.slot_node[slot];
     h->region = region_of_node(h->node);
     return h;
@@ -667,7 +667,7 @@ void theap_free_local_slow(segment_t *s, page_t *pg) {
  * by two sweeps in a row go back to their segments, so a heap holds what it uses. */
 void theap_maybe_sweep(heap_t *h) {
     if (++h->generic_calls % SWEEP_CALLS) return;
-    uint64_t now = nhe_now_ms();
+    uint64_t now = nh_clock_ms();
     if (now - h->last_sweep_ms < SWEEP_MS) return;
     h->last_sweep_ms = now;
     theap_collect_abandoned(h->region); /* remote frees into exited threads' segments */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <time.h>
 
 #include "alloc_internal.h"
 
@@ -66,6 +67,23 @@ static void proportion_in_every_window(void **s) {
     }
 }
 
+static uint64_t libc_coarse_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* nh_clock_ms calls the vDSO's function it found itself: a wrong symbol or address would give
+ * another clock, or none */
+static void clock_is_the_kernels_coarse_clock(void **s) {
+    (void)s;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t before = libc_coarse_ms(), ours = nh_clock_ms(), after = libc_coarse_ms();
+        assert_true(before <= ours);
+        assert_true(ours <= after);
+    }
+}
+
 static void no_nodes_gives_minus_one(void **s) {
     nh_nodemask_t m;
     mask_zero(&m);
@@ -80,6 +98,7 @@ int main(void) {
         cmocka_unit_test(unweighted_is_round_robin),
         cmocka_unit_test(proportion_in_every_window),
         cmocka_unit_test(no_nodes_gives_minus_one),
+        cmocka_unit_test(clock_is_the_kernels_coarse_clock),
     };
     return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }

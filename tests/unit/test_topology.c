@@ -37,11 +37,11 @@ static void fake_cpu_map_and_cpuless_node(void **s) {
     static topo_t t;
     char dir[256];
     fake_topo_make(&t, dir, sizeof dir);
-    assert_int_equal(t.cpu_node[0], 0);
-    assert_int_equal(t.cpu_node[3], 1);
-    assert_int_equal(t.cpu_node[4], 2);
-    assert_int_equal(t.cpu_node[5], -1); /* in no node's list */
-    assert_int_equal(t.cpu_node[6], 2);
+    assert_int_equal(topo_cpu_node(&t, 0), 0);
+    assert_int_equal(topo_cpu_node(&t, 3), 1);
+    assert_int_equal(topo_cpu_node(&t, 4), 2);
+    assert_int_equal(topo_cpu_node(&t, 5), -1); /* in no node's list */
+    assert_int_equal(topo_cpu_node(&t, 6), 2);
     assert_int_equal(t.max_cpu, 6);
     assert_int_equal(t.node_ncpus[2], 2);
     assert_int_equal(t.node_ncpus[3], 0); /* memory-only node */
