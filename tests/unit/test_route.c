@@ -1,16 +1,23 @@
 /* Routing's spread of threads over an interleave or weighted policy's nodes: smooth weighted
  * round-robin, deterministic, in proportion to the weights over every window of one period,
- * with no node starved or bunched. Pure functions: no multi-node machine needed. */
+ * with no node starved or bunched. Pure functions: no multi-node machine needed. Also the
+ * clock the periodic checks read (clock.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc_internal.h"
+#include "seccomp_deny.h"
 
 static nh_nodemask_t nodes_of(const int *list, int n) {
     nh_nodemask_t m;
@@ -84,6 +91,24 @@ static void clock_is_the_kernels_coarse_clock(void **s) {
     }
 }
 
+/* ... and makes no system call for it: the point of calling the vDSO itself (clock.c). With
+ * clock_gettime denied, a fallback to the system call would read 0. */
+static void clock_reads_without_a_system_call(void **s) {
+    (void)s;
+    if (!getauxval(AT_SYSINFO_EHDR)) skip(); /* a kernel booted without a vDSO */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (seccomp_deny_syscall(SYS_clock_gettime, EPERM)) _exit(10);
+        uint64_t before = libc_coarse_ms(), ours = nh_clock_ms();
+        if (!ours || ours < before) _exit(11);
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void no_nodes_gives_minus_one(void **s) {
     nh_nodemask_t m;
     mask_zero(&m);
@@ -99,6 +124,7 @@ int main(void) {
         cmocka_unit_test(proportion_in_every_window),
         cmocka_unit_test(no_nodes_gives_minus_one),
         cmocka_unit_test(clock_is_the_kernels_coarse_clock),
+        cmocka_unit_test(clock_reads_without_a_system_call),
     };
     return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }
