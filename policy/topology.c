@@ -115,7 +115,8 @@ static void read_kernel_state(topo_t *t) {
  * and 1024 nodes, of which a small machine uses a few lines). */
 static void topo_clear(topo_t *t) {
     _Static_assert(sizeof *t % sizeof(uint64_t) == 0, "cleared a word at a time");
-    uint64_t *w = (uint64_t *)(void *)t;
+    typedef uint64_t __attribute__((may_alias)) word_t; /* t's fields read as words */
+    word_t *w = (word_t *)(void *)t;
     for (size_t i = 0; i < sizeof *t / sizeof *w; i++)
         if (w[i]) w[i] = 0;
 }
