@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alloc_internal.h"
+#include "fake_topo.h"
 #include "seccomp_deny.h"
 
 static nh_nodemask_t nodes_of(const int *list, int n) {
@@ -103,10 +103,7 @@ static void clock_reads_without_a_system_call(void **s) {
         if (!ours || ours < before) _exit(11);
         _exit(0);
     }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_ok(pid);
 }
 
 static void no_nodes_gives_minus_one(void **s) {
