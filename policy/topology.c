@@ -204,8 +204,7 @@ int nh_nodes_allowed(nh_nodemask_t *out) {
 }
 
 int nh_node_of_cpu(int cpu) {
-    if (cpu < 0 || cpu >= NH_MAX_CPUS) return -1;
-    return topo_cpu_node(topo_get(), cpu);
+    return topo_cpu_node(topo_get(), cpu); /* -1 out of range too */
 }
 
 int nh_node_distance(int a, int b) {
