@@ -69,6 +69,14 @@ int main(int argc, char **argv) {
             char *volatile r = malloc(64);
             (void)r;
         }
+    } else if (!strcmp(m, "double-free-bitmap-flushed")) { /* free in its page, not cached */
+        enum { N = 200 }; /* more than the class's cache holds */
+        char *volatile v[N];
+        for (int i = 0; i < N; i++)
+            v[i] = malloc(20000);
+        for (int i = 0; i < N; i++)
+            free(v[i]);
+        free(v[N - 1]);
     } else if (!strcmp(m, "zero-size-write")) {
         char *volatile z = malloc(0);
         z[0] = 'A';
