@@ -36,8 +36,10 @@ int main(int argc, char **argv) {
         for (int t = 0; t < 30; t++) { /* 3 s of a mostly idle program */
             struct timespec ts = {0, 100 * 1000 * 1000};
             nanosleep(&ts, NULL);
-            for (int k = 0; k < 100; k++)
-                free(malloc(64));
+            for (int k = 0; k < 100; k++) { /* volatile: the compiler removes free(malloc()) */
+                void *volatile q = malloc(64);
+                free(q);
+            }
         }
     } else {
         malloc_trim(0);

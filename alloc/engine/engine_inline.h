@@ -34,11 +34,12 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
  * which malloc takes from first (last in, first out, as glibc's and tcmalloc's thread caches
  * do), so the block is reused while its lines are still in the CPU's cache. b keeps its page's
  * free mark (key) while cached, so freeing it again fails the same test as a block free in its
- * page. A full cache (no room left) takes the call. */
+ * page. A full cache (no room left), or the count of frees between looks at the clock run
+ * out, takes the call. */
 static inline void nhe_free_own(segment_t *seg, page_t *pg, block_t *b, uintptr_t key) {
     page_t *c = pg->cache;
     uint32_t room = c->used;
-    if (NH_LIKELY(room != 0)) {
+    if (NH_LIKELY(room != 0) && NH_LIKELY(--c->ticks != 0)) {
         b->next = nhe_encode(c, c->free);
         b->key = key;
         c->free = b;

@@ -82,7 +82,12 @@ typedef struct page {
     };
     /* bitmap page: the owner's frees, handed out only once free_bits runs dry, so a freed
      * block is not the very next one allocated (a list page has no such set: nhe_free_local) */
-    uint64_t local_bits;
+    union {
+        uint64_t local_bits;
+        /* a cache: the owner's frees left before its heap looks at the clock, so a program
+         * that only takes and gives back cached blocks still sweeps (theap_free_own) */
+        uint64_t ticks;
+    };
     /* blocks handed out and not yet seen back by the owner; a cache's room: its limit less
      * the blocks it holds (pops count it up, pushes down, full at 0). At most 4096 */
     uint16_t used;
@@ -379,7 +384,8 @@ NH_HIDDEN void theap_free_local_slow(segment_t *seg, page_t *pg);
 NH_HIDDEN void theap_free_remote(segment_t *seg, page_t *pg, block_t *b);
 /* A free by a thread that does not own the block: cached if the block is of its node. */
 NH_HIDDEN void theap_free_foreign(segment_t *seg, page_t *pg, block_t *b);
-/* The owner's free past its cache's limit: back to the block's page. */
+/* The owner's free past its cache's limit: back to the block's page. Every FREE_TICKS frees of a
+ * class, also the owner's look at the clock for the sweep. */
 NH_HIDDEN void theap_free_own(segment_t *seg, page_t *pg, block_t *b);
 /* A free of block i of a bitmap page by a thread that does not own it: one atomic OR. */
 NH_HIDDEN void theap_free_bits_remote(segment_t *seg, page_t *pg, uint32_t i);

@@ -15,6 +15,11 @@
 #define SWEEP_CALLS 8  /* slow allocations between looks at the clock */
 #define SEARCH_MAX  16 /* pages looked at before a fresh one is taken */
 #define SWEEP_MS    500
+/* the owner's frees into one class's cache between looks at the clock (theap_free_own): a
+ * program whose allocations all come from its caches has no slow calls to look from */
+#define FREE_TICKS 256
+
+static void sweep_due(heap_t *h);
 #define CACHE_BYTES (1u << 20) /* a class's cache of freed blocks holds about this much */
 #define CACHE_MAX   1024
 
@@ -129,6 +134,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         c->bin = (uint8_t)b;
         c->reserved = cache_limit(b);
         c->used = c->reserved; /* room for that many */
+        c->ticks = FREE_TICKS;
     }
     h->owner = t->id;
     h->last_sweep_ms = nh_clock_ms(); /* a short-lived thread never sweeps */
@@ -520,7 +526,7 @@ static void push_run(segment_t *s, page_t *pg, block_t *head, block_t *tail) {
  * page's free list or set. A bitmap block loses the free mark it carried while cached: a block
  * free in its bitmap page is known by its bit, and one handed out from there must not look
  * free. */
-void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
+static void free_to_page(segment_t *s, page_t *pg, block_t *b) {
     if (pg->bitmap) {
         b->key = 0;
         nhe_free_bits_local(s, pg, nhe_block_index(pg, (uintptr_t)b));
@@ -544,7 +550,7 @@ static void cache_flush(heap_t *h, unsigned bin) {
         segment_t *s = nhe_seg_of((uintptr_t)b);
         page_t *pg = nhe_page_of(s, (uintptr_t)b);
         if (NHE_LOAD(s->owner) == h->owner) { /* its segment may have been adopted since */
-            theap_free_own(s, pg, b);
+            free_to_page(s, pg, b);
         } else if (pg != run_pg) {
             if (run_pg) push_run(run_seg, run_pg, run_head, run_tail);
             run_pg = pg, run_seg = s, run_head = run_tail = b;
@@ -569,6 +575,22 @@ static void cache_push(heap_t *h, page_t *pg, block_t *b) {
     b->key = pg->key;
     c->free = b;
     NHE_STORE(c->used, c->used - 1);
+}
+
+void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
+    page_t *c = pg->cache;
+    if (c->ticks == 0) {
+        /* b is live, so the sweep leaves its page in place; if its cache had room, b goes
+         * there as it would have */
+        c->ticks = FREE_TICKS;
+        heap_t *h = NHE_LOAD(s->heap);
+        sweep_due(h);
+        if (c->used != 0) {
+            cache_push(h, pg, b);
+            return;
+        }
+    }
+    free_to_page(s, pg, b);
 }
 
 void theap_free_foreign(segment_t *s, page_t *pg, block_t *b) {
@@ -667,6 +689,10 @@ void theap_free_local_slow(segment_t *s, page_t *pg) {
  * by two sweeps in a row go back to their segments, so a heap holds what it uses. */
 void theap_maybe_sweep(heap_t *h) {
     if (++h->generic_calls % SWEEP_CALLS) return;
+    sweep_due(h);
+}
+
+static void sweep_due(heap_t *h) {
     uint64_t now = nh_clock_ms();
     if (now - h->last_sweep_ms < SWEEP_MS) return;
     h->last_sweep_ms = now;

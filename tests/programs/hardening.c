@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
             (void)r;
         }
     } else if (!strcmp(m, "double-free-bitmap-flushed")) { /* free in its page, not cached */
-        enum { N = 200 }; /* more than the class's cache holds */
+        enum { N = 200 };                                  /* more than the class's cache holds */
         char *volatile v[N];
         for (int i = 0; i < N; i++)
             v[i] = malloc(20000);
