@@ -69,9 +69,9 @@ static void cache_check(const page_t *c, unsigned bin) {
                                 __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED)) &
                                nhe_bit(nhe_block_index(pg, (uintptr_t)b))),
               "cached block free in its page too", b);
-        CHECK(n < c->reserved, "cache longer than its limit", c);
+        CHECK(n < c->limit, "cache longer than its limit", c);
     }
-    CHECK(c->used <= c->reserved && n == (uint32_t)(c->reserved - c->used), "cache count", c);
+    CHECK(c->used <= c->limit && n == (uint32_t)(c->limit - c->used), "cache count", c);
 }
 
 void nhe_heap_check(const heap_t *h) {

@@ -16,9 +16,10 @@ NH_HIDDEN void nhe_free_slow(void *p);
 /* The end of every owner's free: one block fewer in use; a page that empties (unless it is the
  * class's current one) or was parked full goes back to the front of its queue. */
 static inline void nhe_owner_freed(segment_t *seg, page_t *pg) {
-    uint32_t used = pg->used - 1;
-    NHE_STORE(pg->used, used);
-    if (NH_UNLIKELY((used == 0 && !pg->is_cur) || pg->in_full)) theap_free_local_slow(seg, pg);
+    uint32_t counts = pg->counts - 1; /* used - 1, as a word: see counts */
+    NHE_STORE(pg->counts, counts);
+    if (NH_UNLIKELY(((uint16_t)counts == 0 && !pg->is_cur) || pg->in_full))
+        theap_free_local_slow(seg, pg);
 }
 
 /* A free onto the block's own page, no atomic instruction: onto the front of the list malloc
@@ -38,12 +39,12 @@ static inline void nhe_free_local(segment_t *seg, page_t *pg, block_t *b) {
  * out, takes the call. */
 static inline void nhe_free_own(segment_t *seg, page_t *pg, block_t *b, uintptr_t key) {
     page_t *c = pg->cache;
-    uint32_t room = c->used;
-    if (NH_LIKELY(room != 0) && NH_LIKELY(--c->ticks != 0)) {
+    uint32_t counts = c->counts - NHE_COUNTS_ONE;
+    if (NH_LIKELY(!(counts & NHE_COUNTS_OUT))) {
         b->next = nhe_encode(c, c->free);
         b->key = key;
         c->free = b;
-        c->used = room - 1;
+        c->counts = counts;
         return;
     }
     theap_free_own(seg, pg, b);

@@ -38,8 +38,10 @@
 #define NBINS             61 /* size classes 1..60; 0 unused (a set of classes fits 64 bits) */
 #define SMALL_BINS        32 /* classes 1..32 are small (list pages), the rest bitmap pages */
 #define MAX_PAGES         64
-#define TF_FULL           ((uintptr_t)1) /* thread_free flag: page is in the full list */
-#define THREAD_ID_NONE    ((uintptr_t)1) /* id of a thread with no heap yet: owns nothing */
+#define TF_FULL           ((uintptr_t)1)         /* thread_free flag: page is in the full list */
+#define THREAD_ID_NONE    ((uintptr_t)1)         /* id of a thread with no heap yet: owns nothing */
+#define NHE_COUNTS_ONE    ((uint32_t)0x10001)    /* one from a cache's room and one tick */
+#define NHE_COUNTS_OUT    ((uint32_t)0x80008000) /* either half below zero */
 
 typedef struct block {
     uintptr_t next; /* encoded: next ^ page key */
@@ -84,14 +86,25 @@ typedef struct page {
      * block is not the very next one allocated (a list page has no such set: nhe_free_local) */
     union {
         uint64_t local_bits;
-        /* a cache: the owner's frees left before its heap looks at the clock, so a program
-         * that only takes and gives back cached blocks still sweeps (theap_free_own) */
-        uint64_t ticks;
+        uint64_t limit; /* a cache's: the most blocks it holds */
     };
-    /* blocks handed out and not yet seen back by the owner; a cache's room: its limit less
-     * the blocks it holds (pops count it up, pushes down, full at 0). At most 4096 */
-    uint16_t used;
-    uint16_t reserved; /* blocks the page can hold; a cache's limit */
+    union {
+        struct {
+            /* blocks handed out and not yet seen back by the owner; a cache's room: its limit
+             * less the blocks it holds (pops count it up, pushes down, full at 0). At most 4096 */
+            uint16_t used;
+            union {
+                uint16_t reserved; /* blocks the page can hold */
+                /* a cache's: the owner's frees left before its heap looks at the clock, so a
+                 * program that only takes and gives back cached blocks still sweeps */
+                uint16_t ticks;
+            };
+        };
+        /* both halves at once: a free takes one from each with one subtraction, and either
+         * running out sets its half's top bit (NHE_COUNTS_OUT). Pops add 1 to the word, not to
+         * used alone: a 16-bit store followed by free's 32-bit load would not be forwarded */
+        uint32_t counts;
+    };
     uint8_t in_full;
     uint8_t tried;      /* found exhausted once: the next time it goes to the full list */
     uint8_t sweep_mark; /* found empty by the last sweep */
@@ -276,7 +289,7 @@ static inline void *nhe_bits_pop(page_t *pg, uint64_t bits) {
     bits &= bits - 1;
     NHE_STORE(pg->free_bits, bits); /* another thread's free reads it for its double-free test */
     NHE_STORE(pg->clean_bits, pg->clean_bits & bits); /* see page_trimmed_bytes */
-    NHE_STORE(pg->used, pg->used + 1);
+    NHE_STORE(pg->counts, pg->counts + 1);            /* used + 1: see counts */
     uintptr_t blk = nhe_block_at(pg, i);
     /* a tail call: malloc's fast path saves no registers for it */
     if (nhe_has_canary(pg)) return nhe_canary_check(pg, blk, bit);
@@ -342,7 +355,7 @@ static inline void *nhe_page_pop(page_t *pg, block_t *b) {
      * or on an overwritten link alike. */
     __builtin_prefetch(next, 1);
     b->key = 0;
-    NHE_STORE(pg->used, pg->used + 1);
+    NHE_STORE(pg->counts, pg->counts + 1); /* used + 1: see counts */
     return b;
 }
 

@@ -107,8 +107,8 @@ static uint32_t bits_collect(page_t *pg) {
     if ((tf & (pg->free_bits | pg->local_bits)) || n > pg->used)
         nhe_fatal("free(): double free detected", pg);
     NHE_STORE(pg->free_bits, pg->free_bits | tf);
-    NHE_STORE(pg->used, pg->used - n);
-    if (nhe_has_canary(pg)) /* remote frees wrote theirs */
+    NHE_STORE(pg->counts, pg->counts - n); /* used - n, as a word: see counts */
+    if (nhe_has_canary(pg))                /* remote frees wrote theirs */
         NHE_STORE(pg->canary_bits, pg->canary_bits | tf);
     return n;
 }
@@ -133,7 +133,7 @@ uint32_t page_collect(page_t *pg) {
     tail->next = nhe_encode(pg, pg->free);
     pg->free = head;
     if (n > pg->used) nhe_fatal("heap corruption (more frees than blocks)", head);
-    NHE_STORE(pg->used, pg->used - n);
+    NHE_STORE(pg->counts, pg->counts - n); /* used - n, as a word: see counts */
     return n;
 }
 

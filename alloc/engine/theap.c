@@ -132,8 +132,8 @@ static heap_t *heap_new(tld_t *t, int slot) {
         c->span = region_map.size;
         c->is_cache = 1;
         c->bin = (uint8_t)b;
-        c->reserved = cache_limit(b);
-        c->used = c->reserved; /* room for that many */
+        c->limit = cache_limit(b);
+        c->used = (uint16_t)c->limit; /* room for that many */
         c->ticks = FREE_TICKS;
     }
     h->owner = t->id;
@@ -157,7 +157,7 @@ uint64_t theap_cached_bytes(int node) {
     heap_t *h = t && slot >= 0 ? t->heaps[slot] : NULL;
     uint64_t bytes = 0;
     for (unsigned bin = 1; h && bin < NBINS; bin++)
-        bytes += (uint64_t)(h->cache[bin].reserved - h->cache[bin].used) * nhe_bin_size(bin);
+        bytes += (uint64_t)(h->cache[bin].limit - h->cache[bin].used) * nhe_bin_size(bin);
     return bytes;
 }
 
@@ -541,7 +541,7 @@ static void cache_flush(heap_t *h, unsigned bin) {
     page_t *c = &h->cache[bin];
     block_t *b = c->free;
     c->free = NULL;
-    NHE_STORE(c->used, c->reserved);
+    NHE_STORE(c->counts, (c->counts & 0xffff0000u) | (uint32_t)c->limit); /* used: see counts */
     page_t *run_pg = NULL;
     segment_t *run_seg = NULL;
     block_t *run_head = NULL, *run_tail = NULL;
@@ -574,7 +574,7 @@ static void cache_push(heap_t *h, page_t *pg, block_t *b) {
     b->next = nhe_encode(c, c->free);
     b->key = pg->key;
     c->free = b;
-    NHE_STORE(c->used, c->used - 1);
+    NHE_STORE(c->counts, c->counts - 1); /* used - 1, as a word: see counts */
 }
 
 void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
