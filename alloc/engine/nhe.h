@@ -212,6 +212,8 @@ typedef struct nhe_tls {
     heap_t *heap; /* the home heap, or the empty heap until routed */
     uintptr_t id; /* tld address, THREAD_ID_NONE until the thread has one */
     tld_t *tld;
+    /* the page keys' serials this thread may hand out, [serial, serial_end) (nhe_page_key) */
+    uint64_t serial, serial_end;
 } nhe_tls_t;
 
 NH_HIDDEN extern __thread nhe_tls_t nhe_tls __attribute__((tls_model("initial-exec")));

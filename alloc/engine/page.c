@@ -9,19 +9,30 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#define EXTEND_BYTES      4096u
-#define BITS_EXTEND_BYTES 65536u
-#define OS_PAGE           4096u
+#define EXTEND_BYTES 4096u
+/* a page's first carve: a short-lived thread takes a block or two of each of many classes,
+ * and carving writes every carved block */
+#define FIRST_EXTEND_BYTES 1024u
+#define BITS_EXTEND_BYTES  65536u
+#define OS_PAGE            4096u
 
 _Noreturn void nhe_fatal(const char *what, const void *p) {
     log_warn("numaheap: %s: %p\n", what, p);
     abort();
 }
 
+/* Serials go to each thread in batches: one atomic per SERIAL_BATCH keys. An atomic per key
+ * bounced the counter's line between threads that start together (3% of thread churn). Every
+ * serial is still given out once, so a page's key differs from its every earlier life's. */
+#define SERIAL_BATCH 1024
 uintptr_t nhe_page_key(const page_t *pg) {
-    static _Atomic uintptr_t serial;
+    static _Atomic uint64_t serials;
+    if (NH_UNLIKELY(nhe_tls.serial == nhe_tls.serial_end)) {
+        nhe_tls.serial = __atomic_fetch_add(&serials, SERIAL_BATCH, __ATOMIC_RELAXED) + 1;
+        nhe_tls.serial_end = nhe_tls.serial + SERIAL_BATCH;
+    }
     uintptr_t k = nhe_secret ^ ((uintptr_t)pg * 0x9e3779b97f4a7c15ull) ^
-                  (__atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED) * 0xbf58476d1ce4e5b9ull);
+                  (nhe_tls.serial++ * 0xbf58476d1ce4e5b9ull);
     return (k ^ (k >> 29)) | 1; /* never 0: 0 is an allocated block's mark */
 }
 
@@ -77,7 +88,8 @@ void page_extend(page_t *pg) {
     /* at most a few KiB at a time, or one block: carving writes every carved block, so a
      * batch of big blocks would make memory resident that the program never asked for (16
      * blocks of 1-8 KiB were three quarters of each of glibc-thread's threads' segments) */
-    uint32_t n = pg->reserved - pg->capacity, max = EXTEND_BYTES / pg->block_size;
+    uint32_t n = pg->reserved - pg->capacity;
+    uint32_t max = (pg->capacity ? EXTEND_BYTES : FIRST_EXTEND_BYTES) / pg->block_size;
     if (max < 1) max = 1;
     if (n > max) n = max;
     if (!n) return;

@@ -24,7 +24,7 @@ static void sweep_due(heap_t *h);
 #define CACHE_MAX   1024
 
 __thread nhe_tls_t nhe_tls
-    __attribute__((tls_model("initial-exec"))) = {&nhe_empty_heap, THREAD_ID_NONE, NULL};
+    __attribute__((tls_model("initial-exec"))) = {.heap = &nhe_empty_heap, .id = THREAD_ID_NONE};
 /* malloc's fast path finds no block in either, and the empty page leads back to itself */
 page_t nhe_empty_page = {.next = &nhe_empty_page};
 heap_t nhe_empty_heap = {.direct = {[0 ... NDIRECT - 1] = &nhe_empty_page},
