@@ -16,6 +16,9 @@ NH_HIDDEN void nhe_free_slow(void *p);
 /* The end of every owner's free: one block fewer in use; a page that empties (unless it is the
  * class's current one) or was parked full goes back to the front of its queue. */
 static inline void nhe_owner_freed(segment_t *seg, page_t *pg) {
+    /* none in use: a double free the mark could not see (a block whose memory trim gave back
+     * reads 0), and taking one would borrow from reserved */
+    if (NH_UNLIKELY((uint16_t)pg->counts == 0)) nhe_fatal("free(): double free detected", pg);
     uint32_t counts = pg->counts - 1; /* used - 1, as a word: see counts */
     NHE_STORE(pg->counts, counts);
     if (NH_UNLIKELY(((uint16_t)counts == 0 && !pg->is_cur) || pg->in_full))

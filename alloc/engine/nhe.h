@@ -118,6 +118,7 @@ typedef struct page {
 } page_t;
 
 _Static_assert(sizeof(page_t) == 128, "page_t must stay a power of two");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "counts: used is the word's low half");
 _Static_assert(NBINS <= 64, "a set of classes is a uint64_t");
 _Static_assert(((1u << SMALL_PAGE_SHIFT) >> 4) <= UINT16_MAX, "a page's block counts are 16-bit");
 

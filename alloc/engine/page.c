@@ -46,10 +46,10 @@ void page_init(segment_t *seg, page_t *pg, unsigned bin) {
     NHE_STORE(pg->start, base);    /* see page_trimmed_bytes */
     NHE_STORE(pg->block_size, bs); /* statistics read it from other threads */
     pg->inv = UINT64_MAX / bs + 1;
-    pg->reserved = (uint16_t)((end - base) / bs); /* at most 4096: 64 KiB of 16-byte blocks */
-    pg->span = pg->reserved * bs;
+    uint32_t reserved = (uint32_t)((end - base) / bs); /* at most 4096: 64 KiB of 16 B blocks */
+    pg->span = reserved * bs;
     NHE_STORE(pg->capacity, 0);
-    NHE_STORE(pg->used, 0);
+    NHE_STORE(pg->counts, reserved << 16); /* used 0: one store of the word (see counts) */
     pg->bin = (uint8_t)bin;
     pg->in_full = 0;
     pg->is_cur = 0;

@@ -17,11 +17,12 @@
 #define SWEEP_MS    500
 /* the owner's frees into one class's cache between looks at the clock (theap_free_own): a
  * program whose allocations all come from its caches has no slow calls to look from */
-#define FREE_TICKS 256
+#define FREE_TICKS 256u
 
 static void sweep_due(heap_t *h);
 #define CACHE_BYTES (1u << 20) /* a class's cache of freed blocks holds about this much */
 #define CACHE_MAX   1024
+_Static_assert(FREE_TICKS < 0x8000 && CACHE_MAX < 0x8000, "NHE_COUNTS_OUT: each half below 2^15");
 
 __thread nhe_tls_t nhe_tls
     __attribute__((tls_model("initial-exec"))) = {.heap = &nhe_empty_heap, .id = THREAD_ID_NONE};
@@ -133,8 +134,7 @@ static heap_t *heap_new(tld_t *t, int slot) {
         c->is_cache = 1;
         c->bin = (uint8_t)b;
         c->limit = cache_limit(b);
-        c->used = (uint16_t)c->limit; /* room for that many */
-        c->ticks = FREE_TICKS;
+        c->counts = FREE_TICKS << 16 | (uint32_t)c->limit; /* room for limit blocks */
     }
     h->owner = t->id;
     h->last_sweep_ms = nh_clock_ms(); /* a short-lived thread never sweeps */
@@ -582,7 +582,7 @@ void theap_free_own(segment_t *s, page_t *pg, block_t *b) {
     if (c->ticks == 0) {
         /* b is live, so the sweep leaves its page in place; if its cache had room, b goes
          * there as it would have */
-        c->ticks = FREE_TICKS;
+        c->counts = FREE_TICKS << 16 | c->used; /* one store of the word: see counts */
         heap_t *h = NHE_LOAD(s->heap);
         sweep_due(h);
         if (c->used != 0) {
